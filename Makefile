@@ -1,0 +1,45 @@
+# edgelm: `make demo` runs the main job end to end, `make test` runs the tests.
+# Both work on a fresh Debian 12 machine: `make setup` installs what they need.
+
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages the build, tests and demo need (see docs/dependencies.md).
+APT_PACKAGES := cmake ninja-build g++ pkg-config libhwy-dev libcli11-dev nlohmann-json3-dev \
+	libgtest-dev libgmock-dev libsentencepiece-dev npm
+
+.PHONY: setup build test test-asan demo clean format
+
+setup:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ] && [ "$$missing" != "npm" -o -z "$$(command -v npm)" ]; then \
+		echo "installing:" $$missing; \
+		$(SUDO) apt-get install -y --no-install-recommends $$missing || \
+		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $$missing; }; \
+	fi
+	@bash scripts/fetch_data.sh
+
+build:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: setup build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The untrusted-input tests (GGUF parser, tokenizers, session files) under ASan + UBSan.
+test-asan: setup
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEDGELM_SANITIZE=ON
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) -R 'Gguf|Tokenizer|Spm|Gpt2|Session|Quantize'
+
+demo: setup build
+	bash scripts/demo.sh $(BUILD)/edgelm
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

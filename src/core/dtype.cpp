@@ -1,0 +1,89 @@
+#include "core/dtype.h"
+
+#include <array>
+#include <cctype>
+
+#include "core/checked_math.h"
+#include "core/error.h"
+#include "core/quant_blocks.h"
+#include "core/type_kernels_ref.h"
+
+namespace edgelm {
+
+namespace {
+
+struct StorageRow {
+    uint32_t id;
+    StorageInfo info;
+};
+
+// Block sizes and bytes of every ggml type (ggml.c's type_traits), including the ones
+// edgelm does not compute with, so that any valid GGUF file can be checked and inspected.
+constexpr std::array<StorageRow, 31> kStorage = {{
+    {0, {"f32", 1, 4}},         {1, {"f16", 1, 2}},         {2, {"q4_0", 32, 18}},
+    {3, {"q4_1", 32, 20}},      {6, {"q5_0", 32, 22}},      {7, {"q5_1", 32, 24}},
+    {8, {"q8_0", 32, 34}},      {9, {"q8_1", 32, 36}},      {10, {"q2_K", 256, 84}},
+    {11, {"q3_K", 256, 110}},   {12, {"q4_K", 256, 144}},   {13, {"q5_K", 256, 176}},
+    {14, {"q6_K", 256, 210}},   {15, {"q8_K", 256, 292}},   {16, {"iq2_xxs", 256, 66}},
+    {17, {"iq2_xs", 256, 74}},  {18, {"iq3_xxs", 256, 98}}, {19, {"iq1_s", 256, 50}},
+    {20, {"iq4_nl", 32, 18}},   {21, {"iq3_s", 256, 110}},  {22, {"iq2_s", 256, 82}},
+    {23, {"iq4_xs", 256, 136}}, {24, {"i8", 1, 1}},         {25, {"i16", 1, 2}},
+    {26, {"i32", 1, 4}},        {27, {"i64", 1, 8}},        {28, {"f64", 1, 8}},
+    {29, {"iq1_m", 256, 56}},   {30, {"bf16", 1, 2}},       {34, {"tq1_0", 256, 54}},
+    {35, {"tq2_0", 256, 66}},
+}};
+
+const std::array<TypeTraits, 5> kTraits = {{
+    {DType::F32, "f32", 1, 4, ref::f32_to_float, ref::f32_from_float, ref::f32_dot, DType::F32},
+    {DType::F16, "f16", 1, 2, ref::f16_to_float, ref::f16_from_float, ref::f16_dot, DType::F32},
+    {DType::BF16, "bf16", 1, 2, ref::bf16_to_float, ref::bf16_from_float, ref::bf16_dot,
+     DType::F32},
+    {DType::Q8_0, "q8_0", kQK8_0, sizeof(BlockQ8_0), ref::q8_0_to_float, ref::q8_0_from_float,
+     ref::q8_0_dot, DType::Q8_0},
+    {DType::Q4_0, "q4_0", kQK4_0, sizeof(BlockQ4_0), ref::q4_0_to_float, ref::q4_0_from_float,
+     ref::q4_0_dot, DType::Q8_0},
+}};
+
+}  // namespace
+
+std::optional<StorageInfo> storage_info(uint32_t raw_type) {
+    for (const auto& row : kStorage)
+        if (row.id == raw_type) return row.info;
+    return std::nullopt;
+}
+
+const TypeTraits* find_type_traits(DType t) {
+    for (const auto& tr : kTraits)
+        if (tr.type == t) return &tr;
+    return nullptr;
+}
+
+const TypeTraits& type_traits(DType t) {
+    const TypeTraits* tr = find_type_traits(t);
+    if (!tr)
+        throw ArgumentError(std::string("tensor type ") + dtype_name(t) +
+                            " is not supported by the edgelm runtime (supported: f32, f16, "
+                            "bf16, q8_0, q4_0); requantize the file with `edgelm quantize`");
+    return *tr;
+}
+
+const char* dtype_name(DType t) {
+    auto info = storage_info(static_cast<uint32_t>(t));
+    return info ? info->name : "unknown";
+}
+
+std::optional<DType> runnable_dtype_from_name(std::string_view name) {
+    std::string lower(name);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const auto& tr : kTraits)
+        if (lower == tr.name) return tr.type;
+    return std::nullopt;
+}
+
+std::optional<uint64_t> row_bytes(DType t, int64_t n) {
+    auto info = storage_info(static_cast<uint32_t>(t));
+    if (!info || n < 0 || n % info->block_size != 0) return std::nullopt;
+    return checked_mul(static_cast<uint64_t>(n / info->block_size), info->block_bytes);
+}
+
+}  // namespace edgelm

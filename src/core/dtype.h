@@ -1,0 +1,89 @@
+// Tensor element types. The numeric values are ggml's `ggml_type` ids as stored in GGUF.
+//
+// Two tables: storage_info() knows the block size and bytes of every ggml type, so that
+// any GGUF file can be validated and inspected; type_traits() holds the compute functions
+// (dequantize, quantize, dot) for the types edgelm runs. Every kernel and tool goes
+// through these tables instead of switching on the type.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace edgelm {
+
+enum class DType : uint32_t {
+    F32 = 0,
+    F16 = 1,
+    Q4_0 = 2,
+    Q4_1 = 3,
+    Q5_0 = 6,
+    Q5_1 = 7,
+    Q8_0 = 8,
+    Q8_1 = 9,
+    Q2_K = 10,
+    Q3_K = 11,
+    Q4_K = 12,
+    Q5_K = 13,
+    Q6_K = 14,
+    Q8_K = 15,
+    IQ2_XXS = 16,
+    IQ2_XS = 17,
+    IQ3_XXS = 18,
+    IQ1_S = 19,
+    IQ4_NL = 20,
+    IQ3_S = 21,
+    IQ2_S = 22,
+    IQ4_XS = 23,
+    I8 = 24,
+    I16 = 25,
+    I32 = 26,
+    I64 = 27,
+    F64 = 28,
+    IQ1_M = 29,
+    BF16 = 30,
+    TQ1_0 = 34,
+    TQ2_0 = 35,
+};
+
+struct StorageInfo {
+    const char* name;    // ggml's lower-case name: "f32", "q8_0", ...
+    int64_t block_size;  // elements per block
+    uint64_t block_bytes;
+};
+
+// Storage facts of a ggml type id, or nullopt for an id no ggml version defines.
+std::optional<StorageInfo> storage_info(uint32_t raw_type);
+
+// dot(n, row, act): dot product of n elements of a weight row of this type with
+// activations already converted to the traits' act_type.
+using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
+using FromFloatFn = void (*)(const float* src, void* dst, int64_t n);
+using DotFn = float (*)(int64_t n, const void* row, const void* act);
+
+struct TypeTraits {
+    DType type;
+    const char* name;
+    int64_t block_size;
+    uint64_t block_bytes;
+    ToFloatFn to_float;
+    FromFloatFn from_float;  // round to nearest, ggml's reference rounding
+    DotFn dot;
+    DType act_type;  // F32 for float weights, Q8_0 for the quantized ones
+};
+
+// Compute traits for a type edgelm runs (f32, f16, bf16, q8_0, q4_0); nullptr otherwise.
+const TypeTraits* find_type_traits(DType t);
+// As above but throws ArgumentError naming the type.
+const TypeTraits& type_traits(DType t);
+
+const char* dtype_name(DType t);
+// "f32", "F16", "q8_0", ... (case-insensitive) -> DType among the runnable types.
+std::optional<DType> runnable_dtype_from_name(std::string_view name);
+
+// Bytes of n elements (n a multiple of the block size), or nullopt on overflow / misfit.
+std::optional<uint64_t> row_bytes(DType t, int64_t n);
+
+}  // namespace edgelm

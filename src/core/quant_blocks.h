@@ -1,0 +1,27 @@
+// ggml's block layouts for the quantized types edgelm computes with. Byte-exact with
+// ggml-common.h so files move freely between edgelm and llama.cpp.
+#pragma once
+
+#include <cstdint>
+
+namespace edgelm {
+
+constexpr int kQK8_0 = 32;
+constexpr int kQK4_0 = 32;
+
+// Q8_0: 32 weights = d * qs[i]; d is an f16 scale, qs are int8. 34 bytes.
+struct BlockQ8_0 {
+    uint16_t d;  // f16 bits
+    int8_t qs[kQK8_0];
+};
+static_assert(sizeof(BlockQ8_0) == 34, "Q8_0 block must be 34 bytes (ggml layout)");
+
+// Q4_0: 32 weights = d * (q - 8), q in [0, 15]. Byte j holds weight j in its low nibble
+// and weight j + 16 in its high nibble. 18 bytes.
+struct BlockQ4_0 {
+    uint16_t d;  // f16 bits
+    uint8_t qs[kQK4_0 / 2];
+};
+static_assert(sizeof(BlockQ4_0) == 18, "Q4_0 block must be 18 bytes (ggml layout)");
+
+}  // namespace edgelm

@@ -1,0 +1,102 @@
+#include "runtime/model.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "gguf/gguf_keys.h"
+#include "tokenizer/gguf_vocabulary.h"
+
+namespace edgelm {
+
+namespace {
+
+std::string shape_string(const std::vector<int64_t>& dims) {
+    std::string s = "[";
+    for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+    return s + "]";
+}
+
+}  // namespace
+
+WeightMatrix Model::matrix(const std::string& name, int64_t rows, int64_t cols) const {
+    const GgufTensor& t = file_->tensor(name);
+    if (t.dims.size() != 2 || t.dims[0] != cols || t.dims[1] != rows)
+        throw FormatError(file_->path() + ": tensor '" + name + "' has shape " +
+                          shape_string(t.dims) + ", expected [" + std::to_string(cols) + ", " +
+                          std::to_string(rows) + "]");
+    const TypeTraits* tr = find_type_traits(t.type);
+    if (!tr)
+        throw FormatError(file_->path() + ": tensor '" + name + "' has type " + dtype_name(t.type) +
+                          ", which the edgelm runtime does not run (f32, f16, bf16, q8_0, q4_0); "
+                          "requantize it with `edgelm quantize`");
+    WeightMatrix m;
+    m.traits = tr;
+    m.rows = rows;
+    m.cols = cols;
+    m.row_bytes = *row_bytes(t.type, cols);
+    m.data = t.data;
+    return m;
+}
+
+const float* Model::vector(const std::string& name, int64_t n) {
+    const GgufTensor& t = file_->tensor(name);
+    if (t.n_elements != n)
+        throw FormatError(file_->path() + ": tensor '" + name + "' has " +
+                          std::to_string(t.n_elements) + " elements, expected " +
+                          std::to_string(n));
+    if (t.type == DType::F32) return reinterpret_cast<const float*>(t.data);
+    const TypeTraits* tr = find_type_traits(t.type);
+    if (!tr)
+        throw FormatError(file_->path() + ": tensor '" + name + "' has unsupported type " +
+                          dtype_name(t.type));
+    converted_.emplace_back(static_cast<size_t>(n));
+    tr->to_float(t.data, converted_.back().data(), n);
+    return converted_.back().data();
+}
+
+std::shared_ptr<const Model> Model::load(const std::string& path) {
+    std::shared_ptr<Model> m(new Model());
+    m->file_ = std::make_unique<GgufFile>(path);
+    const GgufFile& f = *m->file_;
+    m->config_ = ModelConfig::from_gguf(f);
+    const ModelConfig& c = m->config_;
+
+    Vocabulary vocab = read_vocabulary(f);
+    if (static_cast<int>(vocab.tokens.size()) != c.vocab)
+        throw FormatError(path + ": the tokenizer has " + std::to_string(vocab.tokens.size()) +
+                          " tokens but token_embd.weight has " + std::to_string(c.vocab) + " rows");
+    m->tokenizer_ = make_tokenizer(std::move(vocab));
+
+    ModelWeights& w = m->weights_;
+    w.token_embd = m->matrix(keys::kTokenEmbd, c.vocab, c.dim);
+    w.output_norm = m->vector(keys::kOutputNorm, c.dim);
+    w.output = c.tied_output ? w.token_embd : m->matrix(keys::kOutput, c.vocab, c.dim);
+    if (f.find_tensor(keys::kRopeFreqs))
+        w.rope_freq_factors = m->vector(keys::kRopeFreqs, c.rope_dim / 2);
+    for (int l = 0; l < c.n_layers; ++l) {
+        auto name = [&](const char* n) { return keys::block_tensor(l, n); };
+        LayerWeights lw{};
+        lw.attn_norm = m->vector(name(keys::kAttnNorm), c.dim);
+        lw.wq = m->matrix(name(keys::kAttnQ), c.q_dim(), c.dim);
+        lw.wk = m->matrix(name(keys::kAttnK), c.kv_dim(), c.dim);
+        lw.wv = m->matrix(name(keys::kAttnV), c.kv_dim(), c.dim);
+        lw.wo = m->matrix(name(keys::kAttnOutput), c.dim, c.q_dim());
+        lw.ffn_norm = m->vector(name(keys::kFfnNorm), c.dim);
+        lw.w_gate = m->matrix(name(keys::kFfnGate), c.ffn_dim, c.dim);
+        lw.w_up = m->matrix(name(keys::kFfnUp), c.ffn_dim, c.dim);
+        lw.w_down = m->matrix(name(keys::kFfnDown), c.dim, c.ffn_dim);
+        w.layers.push_back(lw);
+    }
+
+    // FNV-1a over the header bytes: they name every key, shape, type and offset.
+    uint64_t h = 1469598103934665603ull;
+    const uint64_t header = std::min(f.data_offset(), f.file_size());
+    for (uint64_t i = 0; i < header; ++i) {
+        h ^= f.raw_bytes()[i];
+        h *= 1099511628211ull;
+    }
+    m->fingerprint_ = h ^ f.file_size();
+    return m;
+}
+
+}  // namespace edgelm

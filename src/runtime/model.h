@@ -1,0 +1,43 @@
+// A loaded model: the mapped GGUF file, its configuration, tokenizer and weight views.
+// Immutable after load; share it (std::shared_ptr<const Model>) between sessions.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf_reader.h"
+#include "runtime/model_config.h"
+#include "runtime/weights.h"
+#include "tokenizer/tokenizer.h"
+
+namespace edgelm {
+
+class Model {
+  public:
+    // Maps, validates and wires up a model. Throws IoError / FormatError naming the
+    // file and the tensor or key at fault.
+    static std::shared_ptr<const Model> load(const std::string& path);
+
+    const ModelConfig& config() const { return config_; }
+    const Tokenizer& tokenizer() const { return *tokenizer_; }
+    const ModelWeights& weights() const { return weights_; }
+    const GgufFile& file() const { return *file_; }
+    // A fingerprint of the file's header (metadata and tensor table), used to refuse a
+    // saved session state made with a different model.
+    uint64_t fingerprint() const { return fingerprint_; }
+
+  private:
+    Model() = default;
+    WeightMatrix matrix(const std::string& name, int64_t rows, int64_t cols) const;
+    const float* vector(const std::string& name, int64_t n);
+
+    std::unique_ptr<GgufFile> file_;
+    ModelConfig config_;
+    std::unique_ptr<Tokenizer> tokenizer_;
+    ModelWeights weights_;
+    std::vector<std::vector<float>> converted_;  // norms stored in a non-f32 type
+    uint64_t fingerprint_ = 0;
+};
+
+}  // namespace edgelm

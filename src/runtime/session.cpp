@@ -1,0 +1,237 @@
+#include "runtime/session.h"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/mapped_file.h"
+
+namespace edgelm {
+
+namespace {
+
+constexpr uint32_t kStateMagic = 0x534D4C45;  // "ELMS"
+constexpr uint32_t kStateVersion = 1;
+
+// Session state file (little-endian):
+//   u32 magic "ELMS", u32 version, u64 model fingerprint, u32 n_layers, u32 kv_dim,
+//   u32 vocab, u32 n_tokens, u64 sampler rng state, i32 tokens[n_tokens],
+//   f32 last_logits[vocab], then per layer f32 K[n_tokens][kv_dim], f32 V[n_tokens][kv_dim].
+struct StateHeader {
+    uint32_t magic, version;
+    uint64_t fingerprint;
+    uint32_t n_layers, kv_dim, vocab, n_tokens;
+    uint64_t rng_state;
+};
+static_assert(sizeof(StateHeader) == 40);
+
+}  // namespace
+
+Session::Session(std::shared_ptr<const Model> model, SessionParams params)
+    : model_(std::move(model)),
+      n_ctx_(params.n_ctx > 0 ? params.n_ctx : model_->config().ctx),
+      pool_(params.n_threads),
+      sampler_(params.sampler) {
+    const ModelConfig& c = model_->config();
+    if (params.n_ctx < 0) throw ArgumentError("context size must be >= 0 (0 = the model's)");
+    if (n_ctx_ > (1 << 20))
+        throw ArgumentError("context size " + std::to_string(n_ctx_) + " is too large");
+    const size_t kv = static_cast<size_t>(c.n_layers) * static_cast<size_t>(n_ctx_) *
+                      static_cast<size_t>(c.kv_dim());
+    k_cache_.assign(kv, 0.0f);
+    v_cache_.assign(kv, 0.0f);
+    x_.resize(static_cast<size_t>(c.dim));
+    xb_.resize(static_cast<size_t>(std::max(c.dim, c.q_dim())));
+    q_.resize(static_cast<size_t>(c.q_dim()));
+    att_.resize(static_cast<size_t>(c.n_heads) * static_cast<size_t>(n_ctx_));
+    hb_.resize(static_cast<size_t>(c.ffn_dim));
+    hb2_.resize(static_cast<size_t>(c.ffn_dim));
+    proj_.resize(static_cast<size_t>(c.dim));
+    last_logits_.resize(static_cast<size_t>(c.vocab));
+    tokens_.reserve(static_cast<size_t>(n_ctx_));
+}
+
+void Session::reset() {
+    tokens_.clear();
+}
+
+void Session::truncate(int n) {
+    if (n < 0 || n > position())
+        throw ArgumentError("truncate: " + std::to_string(n) + " is outside 0.." +
+                            std::to_string(position()));
+    tokens_.resize(static_cast<size_t>(n));
+}
+
+std::span<const float> Session::eval(std::span<const TokenId> tokens, bool all_logits) {
+    const ModelConfig& c = model_->config();
+    if (tokens.empty()) throw ArgumentError("eval: no tokens given");
+    if (tokens_.size() + tokens.size() > static_cast<size_t>(n_ctx_))
+        throw ArgumentError("the prompt and generated tokens (" +
+                            std::to_string(tokens_.size() + tokens.size()) +
+                            ") do not fit the context of " + std::to_string(n_ctx_) +
+                            " tokens; shorten the prompt or raise --ctx");
+    for (TokenId t : tokens)
+        if (t < 0 || t >= c.vocab)
+            throw ArgumentError("token id " + std::to_string(t) + " is outside the vocabulary of " +
+                                std::to_string(c.vocab));
+    const size_t vocab = static_cast<size_t>(c.vocab);
+    if (all_logits) logits_.resize(tokens.size() * vocab);
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        const bool want = all_logits || i + 1 == tokens.size();
+        float* out = !want        ? nullptr
+                     : all_logits ? logits_.data() + i * vocab
+                                  : last_logits_.data();
+        forward(tokens[i], position(), out);
+        tokens_.push_back(tokens[i]);
+    }
+    if (all_logits) {
+        std::memcpy(last_logits_.data(), logits_.data() + (tokens.size() - 1) * vocab,
+                    vocab * sizeof(float));
+        return {logits_.data(), tokens.size() * vocab};
+    }
+    return {last_logits_.data(), vocab};
+}
+
+TokenId Session::sample() {
+    if (tokens_.empty()) throw ArgumentError("sample: evaluate a prompt first");
+    return sampler_.sample(last_logits_, tokens_);
+}
+
+void Session::forward(TokenId token, int pos, float* logits_out) {
+    const ModelConfig& c = model_->config();
+    const ModelWeights& w = model_->weights();
+    const int dim = c.dim, hd = c.head_dim, kv_dim = c.kv_dim();
+    const int group = c.n_heads / c.n_kv_heads;
+    const float att_scale = 1.0f / std::sqrt(static_cast<float>(hd));
+
+    matrix_row(x_.data(), w.token_embd, token);
+    for (int l = 0; l < c.n_layers; ++l) {
+        const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
+        const size_t layer_off =
+            static_cast<size_t>(l) * static_cast<size_t>(n_ctx_) * static_cast<size_t>(kv_dim);
+        float* k_row =
+            k_cache_.data() + layer_off + static_cast<size_t>(pos) * static_cast<size_t>(kv_dim);
+        float* v_row =
+            v_cache_.data() + layer_off + static_cast<size_t>(pos) * static_cast<size_t>(kv_dim);
+
+        // Attention: q, k, v projections; rope on q and k; k, v into the cache.
+        rmsnorm(xb_.data(), x_.data(), lw.attn_norm, dim, c.norm_eps);
+        matvec(q_.data(), lw.wq, xb_.data(), act_, pool_);
+        matvec(k_row, lw.wk, xb_.data(), act_, pool_);
+        matvec(v_row, lw.wv, xb_.data(), act_, pool_);
+        rope(q_.data(), c.n_heads, hd, c.rope_dim, pos, c.rope_base, c.rope_freq_scale,
+             w.rope_freq_factors);
+        rope(k_row, c.n_kv_heads, hd, c.rope_dim, pos, c.rope_base, c.rope_freq_scale,
+             w.rope_freq_factors);
+
+        // Each query head attends over positions 0..pos of its kv head (GQA: `group`
+        // query heads share one kv head). Output into xb_: (q_dim).
+        const float* k_layer = k_cache_.data() + layer_off;
+        const float* v_layer = v_cache_.data() + layer_off;
+        pool_.parallel_for(c.n_heads, [&](int64_t h0, int64_t h1) {
+            for (int64_t h = h0; h < h1; ++h) {
+                const float* qh = q_.data() + h * hd;
+                const int64_t kvh = h / group;
+                float* att = att_.data() + h * n_ctx_;
+                for (int t = 0; t <= pos; ++t) {
+                    const float* kt = k_layer + static_cast<int64_t>(t) * kv_dim + kvh * hd;
+                    float s = 0;
+                    for (int i = 0; i < hd; ++i) s += qh[i] * kt[i];
+                    att[t] = s * att_scale;
+                }
+                softmax(att, pos + 1);
+                float* out = xb_.data() + h * hd;
+                std::fill(out, out + hd, 0.0f);
+                for (int t = 0; t <= pos; ++t) {
+                    const float* vt = v_layer + static_cast<int64_t>(t) * kv_dim + kvh * hd;
+                    const float a = att[t];
+                    for (int i = 0; i < hd; ++i) out[i] += a * vt[i];
+                }
+            }
+        });
+        matvec(proj_.data(), lw.wo, xb_.data(), act_, pool_);
+        for (int i = 0; i < dim; ++i) x_[static_cast<size_t>(i)] += proj_[static_cast<size_t>(i)];
+
+        // Feed-forward: SwiGLU.
+        rmsnorm(xb_.data(), x_.data(), lw.ffn_norm, dim, c.norm_eps);
+        matvec(hb_.data(), lw.w_gate, xb_.data(), act_, pool_);
+        matvec(hb2_.data(), lw.w_up, xb_.data(), act_, pool_);
+        swiglu(hb_.data(), hb2_.data(), c.ffn_dim);
+        matvec(proj_.data(), lw.w_down, hb_.data(), act_, pool_);
+        for (int i = 0; i < dim; ++i) x_[static_cast<size_t>(i)] += proj_[static_cast<size_t>(i)];
+    }
+    if (!logits_out) return;
+    rmsnorm(x_.data(), x_.data(), w.output_norm, dim, c.norm_eps);
+    matvec(logits_out, w.output, x_.data(), act_, pool_);
+}
+
+void Session::save_state(const std::string& path) const {
+    const ModelConfig& c = model_->config();
+    StateHeader h{kStateMagic,
+                  kStateVersion,
+                  model_->fingerprint(),
+                  static_cast<uint32_t>(c.n_layers),
+                  static_cast<uint32_t>(c.kv_dim()),
+                  static_cast<uint32_t>(c.vocab),
+                  static_cast<uint32_t>(tokens_.size()),
+                  sampler_.rng_state()};
+    AtomicFileWriter w(path);
+    w.write(&h, sizeof h);
+    w.write(tokens_.data(), tokens_.size() * sizeof(TokenId));
+    w.write(last_logits_.data(), last_logits_.size() * sizeof(float));
+    const size_t row = static_cast<size_t>(c.kv_dim());
+    for (int l = 0; l < c.n_layers; ++l) {
+        const size_t off = static_cast<size_t>(l) * static_cast<size_t>(n_ctx_) * row;
+        w.write(k_cache_.data() + off, tokens_.size() * row * sizeof(float));
+        w.write(v_cache_.data() + off, tokens_.size() * row * sizeof(float));
+    }
+    w.commit();
+}
+
+void Session::load_state(const std::string& path) {
+    const ModelConfig& c = model_->config();
+    MappedFile f(path);
+    auto fail = [&](const std::string& what) -> void { throw FormatError(path + ": " + what); };
+    StateHeader h{};
+    if (f.size() < sizeof h) fail("too short to be a session state file");
+    std::memcpy(&h, f.data(), sizeof h);
+    if (h.magic != kStateMagic) fail("not an edgelm session state file (bad magic)");
+    if (h.version != kStateVersion)
+        fail("unsupported session state version " + std::to_string(h.version));
+    if (h.fingerprint != model_->fingerprint() || h.n_layers != static_cast<uint32_t>(c.n_layers) ||
+        h.kv_dim != static_cast<uint32_t>(c.kv_dim()) || h.vocab != static_cast<uint32_t>(c.vocab))
+        fail("was saved with a different model; delete it or use the model it was made with");
+    if (h.n_tokens > static_cast<uint32_t>(n_ctx_))
+        fail("holds " + std::to_string(h.n_tokens) +
+             " tokens, more than this session's context of " + std::to_string(n_ctx_));
+    const uint64_t row = static_cast<uint64_t>(c.kv_dim());
+    const uint64_t expected = sizeof h + uint64_t{h.n_tokens} * sizeof(TokenId) +
+                              uint64_t{h.vocab} * sizeof(float) +
+                              2 * uint64_t{h.n_layers} * h.n_tokens * row * sizeof(float);
+    if (f.size() != expected)
+        fail("size " + std::to_string(f.size()) + " does not match its header (expected " +
+             std::to_string(expected) + " bytes); the file is damaged");
+    const uint8_t* p = f.data() + sizeof h;
+    std::vector<TokenId> tokens(h.n_tokens);
+    std::memcpy(tokens.data(), p, tokens.size() * sizeof(TokenId));
+    p += tokens.size() * sizeof(TokenId);
+    for (TokenId t : tokens)
+        if (t < 0 || t >= c.vocab)
+            fail("holds token id " + std::to_string(t) + " outside the vocabulary");
+    std::memcpy(last_logits_.data(), p, last_logits_.size() * sizeof(float));
+    p += last_logits_.size() * sizeof(float);
+    for (int l = 0; l < c.n_layers; ++l) {
+        const size_t off = static_cast<size_t>(l) * static_cast<size_t>(n_ctx_) * row;
+        const size_t bytes = h.n_tokens * row * sizeof(float);
+        std::memcpy(k_cache_.data() + off, p, bytes);
+        p += bytes;
+        std::memcpy(v_cache_.data() + off, p, bytes);
+        p += bytes;
+    }
+    tokens_.assign(tokens.begin(), tokens.end());
+    sampler_.set_rng_state(h.rng_state);
+}
+
+}  // namespace edgelm

@@ -1,0 +1,77 @@
+// Per-request state over a shared Model: KV cache, scratch buffers, token history,
+// sampler. Buffers are sized once at construction; decoding a token allocates nothing.
+// One Session is used by one thread at a time; run many sessions on one Model.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "runtime/model.h"
+#include "runtime/ops.h"
+#include "runtime/sampler.h"
+
+namespace edgelm {
+
+struct SessionParams {
+    int n_ctx = 0;      // 0 = the model's trained context
+    int n_threads = 1;  // >= 1
+    SamplerParams sampler;
+};
+
+class Session {
+  public:
+    Session(std::shared_ptr<const Model> model, SessionParams params);
+
+    // Runs tokens at the current position and appends them to the history. Returns the
+    // logits of the last token (vocab), or of every token (n x vocab) if all_logits.
+    // Throws ArgumentError if the tokens would overflow the context or are out of range.
+    std::span<const float> eval(std::span<const TokenId> tokens, bool all_logits = false);
+
+    // Samples the next token from the last logits (eval must have run).
+    TokenId sample();
+
+    int position() const { return static_cast<int>(tokens_.size()); }
+    int n_ctx() const { return n_ctx_; }
+    const std::vector<TokenId>& tokens() const { return tokens_; }
+    const Model& model() const { return *model_; }
+    Sampler& sampler() { return sampler_; }
+
+    // Forgets all tokens (the KV cache is overwritten lazily).
+    void reset();
+    // Keeps the first n tokens and forgets the rest (n <= position()).
+    void truncate(int n);
+
+    // Writes tokens, KV cache, last logits and sampler state atomically to `path`; a
+    // later load_state on a session of the same model resumes exactly there (a prompt
+    // cache). load_state throws FormatError if the file is damaged or from another model.
+    void save_state(const std::string& path) const;
+    void load_state(const std::string& path);
+
+  private:
+    void forward(TokenId token, int pos, float* logits_out);
+
+    std::shared_ptr<const Model> model_;
+    int n_ctx_;
+    ThreadPool pool_;
+    Sampler sampler_;
+    std::vector<TokenId> tokens_;
+
+    // KV cache: (layer, n_ctx, kv_dim) each.
+    std::vector<float> k_cache_, v_cache_;
+    // Scratch (sizes in comments).
+    std::vector<float> x_;            // (dim) residual stream
+    std::vector<float> xb_;           // (max(dim, q_dim)) normed input / attention output
+    std::vector<float> q_;            // (q_dim)
+    std::vector<float> att_;          // (n_heads, n_ctx) attention scores
+    std::vector<float> hb_;           // (ffn) gate
+    std::vector<float> hb2_;          // (ffn) up
+    std::vector<float> proj_;         // (dim) block output before the residual add
+    std::vector<float> logits_;       // (n, vocab)
+    std::vector<float> last_logits_;  // (vocab)
+    QuantizedActivations act_;
+};
+
+}  // namespace edgelm

@@ -1,0 +1,63 @@
+// edgelm bench MODEL: prefill/decode throughput, latency percentiles, RSS, size.
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "bench/bench_runner.h"
+#include "commands.h"
+#include "runtime/model.h"
+
+namespace edgelm::cli {
+
+namespace {
+
+void run_bench_cmd(const std::string& path, const BenchParams& p, bool json) {
+    auto model = Model::load(path);
+    const BenchResult r = run_bench(model, p);
+    if (json) {
+        nlohmann::json j = {
+            {"model", path},
+            {"prefill_tok_s", {{"mean", r.prefill_tok_s.mean}, {"sd", r.prefill_tok_s.sd}}},
+            {"decode_tok_s", {{"mean", r.decode_tok_s.mean}, {"sd", r.decode_tok_s.sd}}},
+            {"ttft_ms", r.ttft_ms},
+            {"decode_latency_ms",
+             {{"p50", r.latency_p50_ms}, {"p95", r.latency_p95_ms}, {"p99", r.latency_p99_ms}}},
+            {"peak_rss_bytes", r.peak_rss_bytes},
+            {"size_bytes", r.size_bytes},
+            {"threads", r.threads},
+            {"n_prompt", r.n_prompt},
+            {"n_gen", r.n_gen},
+            {"reps", r.reps}};
+        std::printf("%s\n", j.dump(2).c_str());
+        return;
+    }
+    std::printf("model      %s (%s)\n", path.c_str(), human_bytes(r.size_bytes).c_str());
+    std::printf("threads    %d, prompt %d, generate %d, reps %d\n", r.threads, r.n_prompt, r.n_gen,
+                r.reps);
+    std::printf("prefill    %.1f ± %.1f tok/s\n", r.prefill_tok_s.mean, r.prefill_tok_s.sd);
+    std::printf("decode     %.1f ± %.1f tok/s\n", r.decode_tok_s.mean, r.decode_tok_s.sd);
+    std::printf("ttft       %.2f ms\n", r.ttft_ms);
+    std::printf("latency    p50 %.3f ms, p95 %.3f ms, p99 %.3f ms per token\n", r.latency_p50_ms,
+                r.latency_p95_ms, r.latency_p99_ms);
+    std::printf("peak rss   %s\n", human_bytes(r.peak_rss_bytes).c_str());
+}
+
+}  // namespace
+
+void add_bench(CLI::App& app) {
+    auto p = std::make_shared<BenchParams>();
+    auto path = std::make_shared<std::string>();
+    auto json = std::make_shared<bool>(false);
+    p->n_threads = default_threads();
+    CLI::App* sub =
+        app.add_subcommand("bench", "Measure prefill and decode speed, latency and memory");
+    sub->add_option("model", *path, "GGUF model")->required();
+    sub->add_option("-p,--n-prompt", p->n_prompt, "Prompt tokens")->capture_default_str();
+    sub->add_option("-n,--n-gen", p->n_gen, "Generated tokens")->capture_default_str();
+    sub->add_option("-r,--reps", p->reps, "Repetitions")->capture_default_str();
+    sub->add_option("-t,--threads", p->n_threads, "Threads")->capture_default_str();
+    sub->add_flag("--json", *json, "Print JSON");
+    sub->callback([p, path, json] { run_bench_cmd(*path, *p, *json); });
+}
+
+}  // namespace edgelm::cli
