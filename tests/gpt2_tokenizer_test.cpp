@@ -138,6 +138,7 @@ const std::vector<std::pair<std::string, Pieces>>& split_cases() {
         {"we're they've I'm he'd it's",
          {"we", "'re", " they", "'ve", " I", "'m", " he", "'d", " it", "'s"}},
         {"I'LL 'RE", {"I", "'", "LL", " '", "RE"}},
+        {"IT'S 'T 'D 'M 'VE", {"IT", "'", "S", " '", "T", " '", "D", " '", "M", " '", "VE"}},
         {"' era", {"'", " era"}},
         {"?'s x's", {"?'", "s", " x", "'s"}},
         {"y'all", {"y", "'", "all"}},

@@ -197,7 +197,8 @@ void GgufFile::parse() {
         alignment_ = al;
     }
 
-    tensors_.reserve(n_tensors);
+    // A tensor_info takes at least 33 bytes; bound the reservation by what the file holds.
+    tensors_.reserve(std::min<uint64_t>(n_tensors, c.remaining() / 33));
     for (uint64_t k = 0; k < n_tensors; ++k) {
         const std::string field = "tensor_info[" + std::to_string(k) + "]";
         const uint64_t at = c.pos();
@@ -258,13 +259,16 @@ void GgufFile::parse() {
                    std::to_string(file_.size()) + " bytes)");
     const uint64_t data_size = n_tensors > 0 ? file_.size() - data_offset_ : 0;
     for (GgufTensor& t : tensors_) {
+        // Every tensor is padded to the alignment, the last one too: a file that ends
+        // inside that padding has been cut short.
         auto end = checked_add(t.offset, t.bytes);
-        if (!end || *end > data_size)
+        auto padded_end = end ? checked_align_up(*end, alignment_) : std::nullopt;
+        if (!padded_end || *padded_end > data_size)
             throw FormatError(file_.path() + ": invalid GGUF: tensor '" + t.name +
                               "' data at byte offset " + std::to_string(data_offset_ + t.offset) +
-                              ": needs " + std::to_string(t.bytes) +
-                              " bytes but the data section holds " + std::to_string(data_size) +
-                              " (truncated file?)");
+                              ": needs " + std::to_string(t.bytes) + " bytes padded to " +
+                              std::to_string(alignment_) + " but the data section holds " +
+                              std::to_string(data_size) + " (truncated file?)");
         t.data = file_.data() + data_offset_ + t.offset;
     }
     // Overlapping tensors would alias weights; a well-formed writer never produces them.

@@ -16,7 +16,7 @@
 //     u32  type             ggml_type (DType)
 //     u64  offset           from the start of the data section; a multiple of alignment
 //   padding to `general.alignment` (u32, default 32)
-//   data section            tensor bytes at their offsets
+//   data section            tensor bytes at their offsets, each padded to the alignment
 #pragma once
 
 #include <cstdint>

@@ -1,8 +1,12 @@
 #include "gguf/gguf_writer.h"
 
+#include <limits>
+
 #include "core/atomic_file.h"
 #include "core/checked_math.h"
 #include "core/error.h"
+#include "gguf/gguf_keys.h"
+#include "gguf/gguf_reader.h"
 
 namespace edgelm {
 
@@ -80,11 +84,27 @@ void put_value(AtomicFileWriter& w, const GgufValue& v) {
     }
 }
 
+void check_alignment(uint64_t alignment) {
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0 ||
+        alignment > GgufLimits::kMaxAlignment)
+        throw ArgumentError("GGUF alignment must be a power of two up to " +
+                            std::to_string(GgufLimits::kMaxAlignment) + ", got " +
+                            std::to_string(alignment));
+}
+
 }  // namespace
 
 void GgufWriter::set(const std::string& key, GgufValue value) {
     if (value.type == GgufType::ARRAY && value.array_type == GgufType::ARRAY)
         throw ArgumentError("GGUF key '" + key + "': nested arrays are not supported");
+    // The key and the layout write() produces must agree, however the key is set.
+    if (key == keys::kAlignment) {
+        if (value.type != GgufType::U32)
+            throw ArgumentError("GGUF key '" + key + "' must be u32, got " +
+                                gguf_type_name(value.type));
+        check_alignment(static_cast<uint64_t>(value.i));
+        alignment_ = static_cast<uint32_t>(value.i);
+    }
     for (auto& kv : kv_) {
         if (kv.first == key) {
             kv.second = std::move(value);
@@ -95,15 +115,16 @@ void GgufWriter::set(const std::string& key, GgufValue value) {
 }
 
 void GgufWriter::remove(const std::string& key) {
+    if (key == keys::kAlignment) alignment_ = static_cast<uint32_t>(kGgufDefaultAlignment);
     std::erase_if(kv_, [&](const auto& kv) { return kv.first == key; });
 }
 
 void GgufWriter::set_alignment(uint32_t alignment) {
-    if (alignment == 0 || (alignment & (alignment - 1)) != 0)
-        throw ArgumentError("GGUF alignment must be a power of two, got " +
-                            std::to_string(alignment));
-    alignment_ = alignment;
-    if (alignment != kGgufDefaultAlignment) set("general.alignment", GgufValue::u32(alignment));
+    check_alignment(alignment);
+    if (alignment == kGgufDefaultAlignment)
+        remove(keys::kAlignment);
+    else
+        set(keys::kAlignment, GgufValue::u32(alignment));
 }
 
 void GgufWriter::check_tensor(const std::string& name, DType type, const std::vector<int64_t>& dims,
@@ -115,7 +136,7 @@ void GgufWriter::check_tensor(const std::string& name, DType type, const std::ve
     uint64_t n = 1;
     for (int64_t d : dims) {
         auto p = d > 0 ? checked_mul(n, static_cast<uint64_t>(d)) : std::nullopt;
-        if (!p)
+        if (!p || *p > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
             throw ArgumentError("GGUF tensor '" + name + "': bad dimension " + std::to_string(d));
         n = *p;
     }
@@ -123,7 +144,9 @@ void GgufWriter::check_tensor(const std::string& name, DType type, const std::ve
     if (!info || dims[0] % info->block_size != 0)
         throw ArgumentError("GGUF tensor '" + name + "': row of " + std::to_string(dims[0]) +
                             " is not a multiple of the " + dtype_name(type) + " block size");
-    *bytes = n / static_cast<uint64_t>(info->block_size) * info->block_bytes;
+    auto size = checked_mul(n / static_cast<uint64_t>(info->block_size), info->block_bytes);
+    if (!size) throw ArgumentError("GGUF tensor '" + name + "': data size overflows");
+    *bytes = *size;
 }
 
 void GgufWriter::add_tensor(const std::string& name, DType type, std::vector<int64_t> dims,

@@ -19,7 +19,8 @@ class GgufWriter {
     // Produces a tensor's bytes when the writer reaches it (exactly the size declared).
     using Producer = std::function<std::vector<uint8_t>()>;
 
-    // Sets or replaces a key, keeping its first position.
+    // Sets or replaces a key, keeping its first position. Setting or removing
+    // general.alignment changes the layout write() produces, as set_alignment() does.
     void set(const std::string& key, GgufValue value);
     void remove(const std::string& key);
 
@@ -29,6 +30,8 @@ class GgufWriter {
     void add_tensor(const std::string& name, DType type, std::vector<int64_t> dims,
                     Producer producer);
 
+    // A power of two up to GgufLimits::kMaxAlignment; stored as general.alignment unless
+    // it is the default.
     void set_alignment(uint32_t alignment);
     void write(const std::string& path) const;
 

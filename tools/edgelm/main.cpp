@@ -40,8 +40,16 @@ int main(int argc, char** argv) {
     edgelm::cli::add_quantize(app);
     try {
         app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
+    } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        // One line, like every other error; usage errors exit with 2.
+        std::fprintf(stderr, "edgelm: error: %s (see edgelm --help)\n", e.what());
+        return 2;
     } catch (const edgelm::Error& e) {
         std::fflush(stdout);
         std::fprintf(stderr, "edgelm: error: %s\n", e.what());

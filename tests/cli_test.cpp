@@ -1,0 +1,156 @@
+// The edgelm command line end to end on a tiny model: JSON outputs carry the documented
+// keys, and bad input gives exactly one error line and a non-zero exit.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "gguf/gguf_keys.h"
+#include "gguf/gguf_writer.h"
+#include "test_models.h"
+
+namespace edgelm {
+namespace {
+
+using testing::temp_path;
+
+struct CliResult {
+    int code;
+    std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+CliResult run_cli(const std::string& args) {
+    const std::string out = temp_path("cli.out"), err = temp_path("cli.err");
+    const std::string cmd = std::string(EDGELM_BIN) + " " + args + " >" + out + " 2>" + err;
+    const int status = std::system(cmd.c_str());
+    CliResult r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+    std::filesystem::remove(out);
+    std::filesystem::remove(err);
+    return r;
+}
+
+void expect_one_error_line(const CliResult& r, const std::string& needle) {
+    EXPECT_NE(r.code, 0);
+    EXPECT_EQ(r.err.rfind("edgelm: error: ", 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "missing '" << needle << "' in: " << r.err;
+}
+
+class CliTest : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        model_ = new std::string(temp_path("cli-model.gguf"));
+        const CliResult r = run_cli(
+            "init --dim 64 --layers 2 --heads 4 --kv-heads 2 --ffn 128 --vocab 300 "
+            "--ctx 64 --type q8_0 --seed 3 -o " +
+            *model_);
+        ASSERT_EQ(r.code, 0) << r.err;
+        text_ = new std::string(temp_path("cli-text.txt"));
+        std::ofstream(*text_) << "the quick brown fox jumps over the lazy dog. "
+                              << "a b c d e f g\n";
+    }
+    static void TearDownTestSuite() {
+        std::filesystem::remove(*model_);
+        std::filesystem::remove(*text_);
+        delete model_;
+        delete text_;
+    }
+    static std::string* model_;
+    static std::string* text_;
+};
+std::string* CliTest::model_ = nullptr;
+std::string* CliTest::text_ = nullptr;
+
+TEST_F(CliTest, InspectJson) {
+    const CliResult r = run_cli("inspect --json " + *model_);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["architecture"], "llama");
+    EXPECT_EQ(j["config"]["kv_heads"], 2);
+    EXPECT_EQ(j["tokenizer"]["tokens"], 300);
+    EXPECT_EQ(j["tensors"].size(), 2u + 2u * 9u);
+    EXPECT_GT(j["n_params"].get<uint64_t>(), 0u);
+}
+
+TEST_F(CliTest, RunStreamsTheContinuation) {
+    const CliResult r = run_cli("run " + *model_ + " -p 'hello world' -n 8 --temp 0 -t 2");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("hello world", 0), 0u) << r.out;
+    EXPECT_GT(r.out.size(), std::string("hello world\n").size());
+    EXPECT_EQ(run_cli("run " + *model_ + " -p 'hello world' -n 8 --temp 0 -t 1").out, r.out);
+}
+
+TEST_F(CliTest, PromptCacheGivesTheSameOutput) {
+    const std::string cache = temp_path("cli.cache");
+    const std::string args = "run " + *model_ +
+                             " -p 'the quick brown fox' -n 6 --temp 0.7 --seed 9 --prompt-cache " +
+                             cache;
+    const CliResult first = run_cli(args), second = run_cli(args + " --stats");
+    ASSERT_EQ(first.code, 0) << first.err;
+    EXPECT_EQ(first.out, second.out);
+    EXPECT_NE(second.err.find("from cache"), std::string::npos);
+    EXPECT_EQ(second.err.find("(0 from cache)"), std::string::npos) << second.err;
+    std::filesystem::remove(cache);
+}
+
+TEST_F(CliTest, PerplexityJson) {
+    const CliResult r =
+        run_cli("perplexity " + *model_ + " -f " + *text_ + " --ctx 16 --json -t 2");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    for (const char* k : {"perplexity", "bits_per_byte", "tokens", "bytes"})
+        EXPECT_TRUE(j.contains(k)) << k;
+    EXPECT_GT(j["perplexity"].get<double>(), 1.0);
+    EXPECT_EQ(j["bytes"].get<int>(), static_cast<int>(std::filesystem::file_size(*text_)));
+}
+
+TEST_F(CliTest, BenchJson) {
+    const CliResult r = run_cli("bench " + *model_ + " -p 8 -n 8 -r 2 -t 2 --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    for (const char* k : {"prefill_tok_s", "decode_tok_s"}) {
+        EXPECT_GT(j[k]["mean"].get<double>(), 0.0) << k;
+        EXPECT_TRUE(j[k].contains("sd")) << k;
+    }
+    for (const char* k : {"p50", "p95", "p99"})
+        EXPECT_GT(j["decode_latency_ms"][k].get<double>(), 0.0);
+    EXPECT_GT(j["ttft_ms"].get<double>(), 0.0);
+    EXPECT_GT(j["peak_rss_bytes"].get<uint64_t>(), 0u);
+    EXPECT_EQ(j["size_bytes"].get<uint64_t>(), std::filesystem::file_size(*model_));
+    EXPECT_EQ(j["threads"], 2);
+}
+
+TEST_F(CliTest, BadInputGivesOneClearLine) {
+    expect_one_error_line(run_cli("run /nonexistent/model.gguf -p hi"), "/nonexistent/model.gguf");
+    expect_one_error_line(run_cli("run " + *model_ + " -p hi -t 0"), "thread");
+    std::string long_prompt;
+    for (int i = 0; i < 100; ++i) long_prompt += "word ";
+    expect_one_error_line(run_cli("run " + *model_ + " -p '" + long_prompt + "'"), "context");
+    expect_one_error_line(
+        run_cli("quantize " + *model_ + " " + temp_path("x.gguf") + " --type q5_9"), "q5_9");
+    expect_one_error_line(run_cli("perplexity " + *model_ + " -f /nonexistent.txt"),
+                          "/nonexistent.txt");
+    expect_one_error_line(run_cli("inspect " + *text_), "not a GGUF file");
+
+    // A well-formed GGUF of an architecture edgelm does not run.
+    const std::string other = temp_path("gpt2-arch.gguf");
+    GgufWriter w;
+    w.set(keys::kArchitecture, GgufValue::string("gpt2"));
+    const float zero[4] = {};
+    w.add_tensor(keys::kTokenEmbd, DType::F32, {4, 1}, zero, sizeof zero);
+    w.write(other);
+    expect_one_error_line(run_cli("run " + other + " -p hi"), "architecture 'gpt2'");
+    std::filesystem::remove(other);
+}
+
+}  // namespace
+}  // namespace edgelm

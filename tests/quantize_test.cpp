@@ -1,0 +1,72 @@
+// edgelm quantize's library side: files re-encoded in ggml layouts load and run, the
+// stored bytes equal a direct encode of the source values, precision is never "restored",
+// and the input is left untouched.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "core/error.h"
+#include "gguf/gguf_keys.h"
+#include "gguf/gguf_reader.h"
+#include "quant/quantize_model.h"
+#include "runtime/session.h"
+#include "test_models.h"
+
+namespace edgelm {
+namespace {
+
+using testing::make_test_model;
+using testing::temp_path;
+using testing::tiny_config;
+
+std::string file_bytes(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(f), {}};
+}
+
+TEST(QuantizeTest, Q8_0AndQ4_0FilesHoldTheReferenceEncodingAndRun) {
+    auto m = make_test_model(tiny_config(64, 2, 4, 2, 96, 300, 32, false), DType::F32, "qsrc.gguf");
+    const std::string before = file_bytes(m.path);
+    for (DType type : {DType::Q8_0, DType::Q4_0, DType::F16, DType::BF16}) {
+        const std::string out = temp_path(std::string("q-") + dtype_name(type) + ".gguf");
+        const QuantizeReport r = quantize_model(m.path, out, type);
+        EXPECT_LT(r.size_out, r.size_in);
+        GgufFile f(out);
+        EXPECT_EQ(f.get_uint(keys::kFileType), llama_file_type(type));
+        for (const GgufTensor& t : f.tensors()) {
+            const DType expect = t.dims.size() == 1 ? DType::F32 : type;
+            ASSERT_EQ(t.type, expect) << t.name;
+            const auto& src = m.weights.at(t.name);
+            const auto bytes = encode_tensor(src.data(), static_cast<int64_t>(src.size()), expect);
+            ASSERT_EQ(0, std::memcmp(bytes.data(), t.data, bytes.size())) << t.name;
+        }
+        for (const auto& tr : r.tensors) {
+            if (tr.to != DType::F32) {
+                EXPECT_GT(tr.rmse, 0.0) << tr.name;
+            }
+        }
+        Session s(Model::load(out), {0, 1, {}});
+        const std::vector<TokenId> prompt = {1, 5, 9};
+        EXPECT_EQ(s.eval(prompt).size(), 300u);
+        std::filesystem::remove(out);
+    }
+    EXPECT_EQ(file_bytes(m.path), before);
+    std::filesystem::remove(m.path);
+}
+
+TEST(QuantizeTest, RefusesToRaisePrecisionAndLeavesFilesAlone) {
+    auto m =
+        make_test_model(tiny_config(64, 1, 4, 4, 96, 300, 32, true), DType::Q4_0, "q4src.gguf");
+    const std::string out = temp_path("q4-to-q8.gguf");
+    EXPECT_THROW(quantize_model(m.path, out, DType::Q8_0), ArgumentError);
+    EXPECT_FALSE(std::filesystem::exists(out));
+    EXPECT_THROW(quantize_model(m.path, m.path, DType::Q4_0), ArgumentError);  // in place
+    EXPECT_THROW(quantize_model(m.path, out, DType::Q6_K), ArgumentError);     // not runnable
+    Session s(Model::load(m.path), {0, 1, {}});  // the input still loads
+    std::filesystem::remove(m.path);
+}
+
+}  // namespace
+}  // namespace edgelm

@@ -1,0 +1,66 @@
+// Tiny models made at test time: a config, float weights kept in memory (for reference
+// computations in the tests), and the GGUF file written from them.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "runtime/model_writer.h"
+#include "tokenizer/synthetic_vocabulary.h"
+
+namespace edgelm::testing {
+
+inline std::string temp_path(const std::string& name) {
+    const auto dir = std::filesystem::temp_directory_path() / "edgelm-tests";
+    std::filesystem::create_directories(dir);
+    return (dir / (std::to_string(::getpid()) + "-" + name)).string();
+}
+
+inline ModelConfig tiny_config(int dim, int layers, int heads, int kv_heads, int ffn, int vocab,
+                               int ctx, bool tied) {
+    ModelConfig c;
+    c.dim = dim;
+    c.n_layers = layers;
+    c.n_heads = heads;
+    c.n_kv_heads = kv_heads;
+    c.head_dim = dim / heads;
+    c.rope_dim = c.head_dim;
+    c.ffn_dim = ffn;
+    c.vocab = vocab;
+    c.ctx = ctx;
+    c.tied_output = tied;
+    return c;
+}
+
+struct TestModel {
+    ModelConfig config;
+    std::map<std::string, std::vector<float>> weights;  // GGUF order: row-major (rows, cols)
+    std::string path;
+};
+
+// Writes a model with weights ~ N(0, scale) and norms ~ 1 + N(0, 0.1), stored as `type`.
+inline TestModel make_test_model(const ModelConfig& config, DType type, const std::string& name,
+                                 uint32_t seed = 7, float scale = 0.08f) {
+    TestModel m;
+    m.config = config;
+    m.path = temp_path(name);
+    std::mt19937 rng(seed);
+    std::vector<ModelTensorSource> tensors = model_tensor_layout(config);
+    for (ModelTensorSource& t : tensors) {
+        size_t n = 1;
+        for (int64_t d : t.dims) n *= static_cast<size_t>(d);
+        std::vector<float> v(n);
+        std::normal_distribution<float> dist(0.0f, t.dims.size() == 1 ? 0.1f : scale);
+        for (float& x : v) x = (t.dims.size() == 1 ? 1.0f : 0.0f) + dist(rng);
+        m.weights[t.name] = v;
+        const std::vector<float>* stored = &m.weights[t.name];
+        t.fill = [stored](float* out) { std::copy(stored->begin(), stored->end(), out); };
+    }
+    write_model(m.path, config, make_synthetic_spm_vocabulary(config.vocab), tensors, type, name);
+    return m;
+}
+
+}  // namespace edgelm::testing

@@ -1,0 +1,174 @@
+// The type traits and their scalar reference kernels: conversions bit-exact with
+// ggml's reference code, quantization error bounds, and dot products against a float
+// computation on the dequantized values.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/half.h"
+#include "core/quant_blocks.h"
+
+namespace edgelm {
+namespace {
+
+std::vector<float> random_floats(int n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.0f, scale);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& x : v) x = dist(rng);
+    return v;
+}
+
+TEST(HalfTest, F16KnownValues) {
+    EXPECT_EQ(f32_to_f16(0.0f), 0x0000);
+    EXPECT_EQ(f32_to_f16(-0.0f), 0x8000);
+    EXPECT_EQ(f32_to_f16(1.0f), 0x3C00);
+    EXPECT_EQ(f32_to_f16(-2.0f), 0xC000);
+    EXPECT_EQ(f32_to_f16(65504.0f), 0x7BFF);  // largest finite half
+    EXPECT_EQ(f32_to_f16(1e6f), 0x7C00);      // overflow -> inf
+    EXPECT_EQ(f32_to_f16(std::numeric_limits<float>::infinity()), 0x7C00);
+    EXPECT_EQ(f32_to_f16(0x1.0p-24f), 0x0001);             // smallest denormal
+    EXPECT_EQ(f32_to_f16(1.0f + 0x1.0p-11f), 0x3C00);      // tie rounds to even
+    EXPECT_EQ(f32_to_f16(1.0f + 3 * 0x1.0p-11f), 0x3C02);  // tie rounds to even (up)
+    EXPECT_TRUE(std::isnan(f16_to_f32(f32_to_f16(std::nanf("")))));
+    EXPECT_EQ(f16_to_f32(0x3555), 0.333251953125f);
+    EXPECT_EQ(f16_to_f32(0x0001), 0x1.0p-24f);
+}
+
+TEST(HalfTest, F16RoundTripOfEveryHalf) {
+    for (uint32_t h = 0; h < 0x10000; ++h) {
+        const float f = f16_to_f32(static_cast<uint16_t>(h));
+        if (std::isnan(f)) continue;
+        EXPECT_EQ(f32_to_f16(f), h) << "half 0x" << std::hex << h;
+    }
+}
+
+TEST(HalfTest, Bf16RoundsToNearestEvenAndKeepsNan) {
+    EXPECT_EQ(f32_to_bf16(1.0f), 0x3F80);
+    EXPECT_EQ(bf16_to_f32(0x3F80), 1.0f);
+    EXPECT_EQ(f32_to_bf16(f32_from_bits(0x3F808000)), 0x3F80);  // tie -> even (down)
+    EXPECT_EQ(f32_to_bf16(f32_from_bits(0x3F818000)), 0x3F82);  // tie -> even (up)
+    EXPECT_EQ(f32_to_bf16(f32_from_bits(0x3F808001)), 0x3F81);
+    EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(std::nanf("")))));
+}
+
+TEST(QuantTest, Q8_0BlockMatchesGgmlReference) {
+    // amax 127 -> d = 1, so values round to nearest integers (half away from zero).
+    std::vector<float> x(32);
+    for (int i = 0; i < 32; ++i) x[static_cast<size_t>(i)] = static_cast<float>(i) - 15.5f;
+    x[31] = 127.0f;
+    BlockQ8_0 b{};
+    type_traits(DType::Q8_0).from_float(x.data(), &b, 32);
+    EXPECT_EQ(b.d, f32_to_f16(1.0f));
+    EXPECT_EQ(b.qs[0], -16);  // -15.5 rounds away from zero
+    EXPECT_EQ(b.qs[15], -1);  // -0.5 -> -1
+    EXPECT_EQ(b.qs[16], 1);   // 0.5 -> 1
+    EXPECT_EQ(b.qs[31], 127);
+}
+
+TEST(QuantTest, Q4_0BlockMatchesGgmlReference) {
+    // The value of largest magnitude is -8 -> d = 1: q = x + 8 clamped to 15.
+    std::vector<float> x(32, 0.0f);
+    x[0] = -8.0f;
+    x[1] = 7.0f;
+    x[2] = 3.4f;
+    x[16] = -1.0f;
+    x[17] = 7.6f;  // rounds to 16, clamped to 15
+    BlockQ4_0 b{};
+    type_traits(DType::Q4_0).from_float(x.data(), &b, 32);
+    EXPECT_EQ(b.d, f32_to_f16(1.0f));
+    EXPECT_EQ(b.qs[0], 0 | (7 << 4));    // x0 -> 0, x16 -> 7
+    EXPECT_EQ(b.qs[1], 15 | (15 << 4));  // x1 -> 15, x17 -> 15 (clamped)
+    EXPECT_EQ(b.qs[2], 11 | (8 << 4));   // 3.4 + 8.5 -> 11, x18 = 0 -> 8
+    std::vector<float> back(32);
+    type_traits(DType::Q4_0).to_float(&b, back.data(), 32);
+    EXPECT_EQ(back[0], -8.0f);
+    EXPECT_EQ(back[17], 7.0f);
+}
+
+class TypeTraitsTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(TypeTraitsTest, RoundTripErrorIsWithinTheTypesStep) {
+    const TypeTraits& tr = type_traits(GetParam());
+    const int n = 256;
+    std::vector<float> x = random_floats(n, 1);
+    std::vector<uint8_t> q(static_cast<size_t>(n / tr.block_size * tr.block_bytes));
+    tr.from_float(x.data(), q.data(), n);
+    std::vector<float> back(static_cast<size_t>(n));
+    tr.to_float(q.data(), back.data(), n);
+    for (int b = 0; b < n; b += 32) {
+        float amax = 0;
+        for (int i = b; i < b + 32; ++i)
+            amax = std::max(amax, std::fabs(x[static_cast<size_t>(i)]));
+        // Worst-case error per element: half a quantization step (plus f16 scale error).
+        float tol = 0;
+        switch (GetParam()) {
+            case DType::F32:
+                tol = 0;
+                break;
+            case DType::F16:
+                tol = amax * 0x1.0p-11f;
+                break;
+            case DType::BF16:
+                tol = amax * 0x1.0p-8f;
+                break;
+            case DType::Q8_0:
+                tol = amax / 127.0f * 0.51f + amax * 1e-3f;
+                break;
+            case DType::Q4_0:
+                tol = amax / 8.0f * 1.01f + amax * 1e-3f;
+                break;
+            default:
+                FAIL();
+        }
+        for (int i = b; i < b + 32; ++i)
+            EXPECT_LE(std::fabs(back[static_cast<size_t>(i)] - x[static_cast<size_t>(i)]), tol)
+                << tr.name << " element " << i;
+    }
+}
+
+TEST_P(TypeTraitsTest, DotMatchesFloatDotOfDequantizedValues) {
+    const TypeTraits& tr = type_traits(GetParam());
+    const TypeTraits& at = type_traits(tr.act_type);
+    for (int n : {32, 64, 288, 768}) {
+        std::vector<float> w = random_floats(n, 2), x = random_floats(n, 3);
+        std::vector<uint8_t> wq(static_cast<size_t>(n / tr.block_size * tr.block_bytes));
+        std::vector<uint8_t> xq(static_cast<size_t>(n / at.block_size * at.block_bytes));
+        tr.from_float(w.data(), wq.data(), n);
+        at.from_float(x.data(), xq.data(), n);
+        std::vector<float> wd(static_cast<size_t>(n)), xd(static_cast<size_t>(n));
+        tr.to_float(wq.data(), wd.data(), n);
+        at.to_float(xq.data(), xd.data(), n);
+        double expect = 0, mag = 0;
+        for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
+            expect += static_cast<double>(wd[i]) * xd[i];
+            mag += std::fabs(static_cast<double>(wd[i]) * xd[i]);
+        }
+        const float got = tr.dot(n, wq.data(), xq.data());
+        EXPECT_NEAR(got, expect, 1e-5 * mag + 1e-6) << tr.name << " n=" << n;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllRunnableTypes, TypeTraitsTest,
+                         ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::Q8_0,
+                                           DType::Q4_0),
+                         [](const auto& p) { return std::string(dtype_name(p.param)); });
+
+TEST(DTypeTest, StorageTableAndNames) {
+    EXPECT_EQ(storage_info(14)->block_bytes, 210u);  // q6_K
+    EXPECT_EQ(storage_info(12)->block_size, 256);    // q4_K
+    EXPECT_FALSE(storage_info(4).has_value());       // removed Q4_2
+    EXPECT_FALSE(storage_info(39).has_value());
+    EXPECT_EQ(runnable_dtype_from_name("Q8_0"), DType::Q8_0);
+    EXPECT_FALSE(runnable_dtype_from_name("q4_k").has_value());  // stored, not runnable
+    EXPECT_EQ(find_type_traits(DType::Q6_K), nullptr);
+    EXPECT_EQ(*row_bytes(DType::Q4_0, 64), 36u);
+    EXPECT_FALSE(row_bytes(DType::Q4_0, 48).has_value());
+}
+
+}  // namespace
+}  // namespace edgelm
