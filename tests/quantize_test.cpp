@@ -63,7 +63,7 @@ TEST(QuantizeTest, RefusesToRaisePrecisionAndLeavesFilesAlone) {
     EXPECT_THROW(quantize_model(m.path, out, DType::Q8_0), ArgumentError);
     EXPECT_FALSE(std::filesystem::exists(out));
     EXPECT_THROW(quantize_model(m.path, m.path, DType::Q4_0), ArgumentError);  // in place
-    EXPECT_THROW(quantize_model(m.path, out, DType::Q6_K), ArgumentError);     // not runnable
+    EXPECT_THROW(quantize_model(m.path, out, DType::Q6_K), ArgumentError);     // read, not written
     Session s(Model::load(m.path), {0, 1, {}});  // the input still loads
     std::filesystem::remove(m.path);
 }

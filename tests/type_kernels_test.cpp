@@ -158,6 +158,37 @@ INSTANTIATE_TEST_SUITE_P(AllRunnableTypes, TypeTraitsTest,
                                            DType::Q4_0),
                          [](const auto& p) { return std::string(dtype_name(p.param)); });
 
+// Q6_K decoding against an element-by-element reading of ggml's layout, on random bytes.
+TEST(QuantTest, Q6_KDecodesEveryElementAsLaidOut) {
+    std::mt19937 rng(5);
+    std::vector<BlockQ6_K> blocks(2);
+    for (auto& b : blocks) {
+        for (auto& v : b.ql) v = static_cast<uint8_t>(rng());
+        for (auto& v : b.qh) v = static_cast<uint8_t>(rng());
+        for (auto& v : b.scales) v = static_cast<int8_t>(rng());
+        b.d = f32_to_f16(0.01f + static_cast<float>(rng() % 100) * 1e-4f);
+    }
+    const TypeTraits& tr = type_traits(DType::Q6_K);
+    EXPECT_EQ(tr.from_float, nullptr);  // decode only, for now
+    std::vector<float> y(512);
+    tr.to_float(blocks.data(), y.data(), 512);
+    for (int j = 0; j < 512; ++j) {
+        const BlockQ6_K& b = blocks[static_cast<size_t>(j / 256)];
+        const int e = j % 256, half = e / 128, r = e % 128, quarter = r / 32, l = r % 32;
+        const uint8_t lo_byte = b.ql[half * 64 + l + (quarter & 1) * 32];
+        const int lo = quarter >= 2 ? lo_byte >> 4 : lo_byte & 0x0F;
+        const int hi = (b.qh[half * 32 + l] >> (2 * quarter)) & 3;
+        const int scale = b.scales[half * 8 + l / 16 + 2 * quarter];
+        const float expect =
+            f16_to_f32(b.d) * static_cast<float>(scale) * static_cast<float>((lo | (hi << 4)) - 32);
+        ASSERT_EQ(y[static_cast<size_t>(j)], expect) << "element " << j;
+    }
+    std::vector<float> x = random_floats(512, 8);
+    double expect = 0;
+    for (size_t i = 0; i < 512; ++i) expect += static_cast<double>(y[i]) * x[i];
+    EXPECT_NEAR(tr.dot(512, blocks.data(), x.data()), expect, 1e-3 * std::fabs(expect) + 1e-3);
+}
+
 TEST(DTypeTest, StorageTableAndNames) {
     EXPECT_EQ(storage_info(14)->block_bytes, 210u);  // q6_K
     EXPECT_EQ(storage_info(12)->block_size, 256);    // q4_K
@@ -165,7 +196,8 @@ TEST(DTypeTest, StorageTableAndNames) {
     EXPECT_FALSE(storage_info(39).has_value());
     EXPECT_EQ(runnable_dtype_from_name("Q8_0"), DType::Q8_0);
     EXPECT_FALSE(runnable_dtype_from_name("q4_k").has_value());  // stored, not runnable
-    EXPECT_EQ(find_type_traits(DType::Q6_K), nullptr);
+    EXPECT_EQ(find_type_traits(DType::Q5_K), nullptr);
+    EXPECT_FALSE(runnable_dtype_from_name("q6_k").has_value());  // read, not written
     EXPECT_EQ(*row_bytes(DType::Q4_0, 64), 36u);
     EXPECT_FALSE(row_bytes(DType::Q4_0, 48).has_value());
 }

@@ -33,7 +33,7 @@ constexpr std::array<StorageRow, 31> kStorage = {{
     {35, {"tq2_0", 256, 66}},
 }};
 
-const std::array<TypeTraits, 5> kTraits = {{
+const std::array<TypeTraits, 6> kTraits = {{
     {DType::F32, "f32", 1, 4, ref::f32_to_float, ref::f32_from_float, ref::f32_dot, DType::F32},
     {DType::F16, "f16", 1, 2, ref::f16_to_float, ref::f16_from_float, ref::f16_dot, DType::F32},
     {DType::BF16, "bf16", 1, 2, ref::bf16_to_float, ref::bf16_from_float, ref::bf16_dot,
@@ -42,6 +42,8 @@ const std::array<TypeTraits, 5> kTraits = {{
      ref::q8_0_dot, DType::Q8_0},
     {DType::Q4_0, "q4_0", kQK4_0, sizeof(BlockQ4_0), ref::q4_0_to_float, ref::q4_0_from_float,
      ref::q4_0_dot, DType::Q8_0},
+    {DType::Q6_K, "q6_K", kQK_K, sizeof(BlockQ6_K), ref::q6_k_to_float, nullptr, ref::q6_k_dot,
+     DType::F32},
 }};
 
 }  // namespace
@@ -63,7 +65,7 @@ const TypeTraits& type_traits(DType t) {
     if (!tr)
         throw ArgumentError(std::string("tensor type ") + dtype_name(t) +
                             " is not supported by the edgelm runtime (supported: f32, f16, "
-                            "bf16, q8_0, q4_0); requantize the file with `edgelm quantize`");
+                            "bf16, q8_0, q4_0, q6_K); requantize the file with `edgelm quantize`");
     return *tr;
 }
 
@@ -76,7 +78,7 @@ std::optional<DType> runnable_dtype_from_name(std::string_view name) {
     std::string lower(name);
     for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     for (const auto& tr : kTraits)
-        if (lower == tr.name) return tr.type;
+        if (tr.from_float && lower == tr.name) return tr.type;
     return std::nullopt;
 }
 

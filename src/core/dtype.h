@@ -69,18 +69,19 @@ struct TypeTraits {
     int64_t block_size;
     uint64_t block_bytes;
     ToFloatFn to_float;
-    FromFloatFn from_float;  // round to nearest, ggml's reference rounding
+    FromFloatFn from_float;  // round to nearest, ggml's reference rounding; null: decode only
     DotFn dot;
     DType act_type;  // F32 for float weights, Q8_0 for the quantized ones
 };
 
-// Compute traits for a type edgelm runs (f32, f16, bf16, q8_0, q4_0); nullptr otherwise.
+// Compute traits for a type edgelm runs (f32, f16, bf16, q8_0, q4_0, and q6_K for
+// decoding only); nullptr otherwise.
 const TypeTraits* find_type_traits(DType t);
 // As above but throws ArgumentError naming the type.
 const TypeTraits& type_traits(DType t);
 
 const char* dtype_name(DType t);
-// "f32", "F16", "q8_0", ... (case-insensitive) -> DType among the runnable types.
+// "f32", "F16", "q8_0", ... (case-insensitive) -> a type edgelm can write (from_float).
 std::optional<DType> runnable_dtype_from_name(std::string_view name);
 
 // Bytes of n elements (n a multiple of the block size), or nullopt on overflow / misfit.

@@ -24,4 +24,17 @@ struct BlockQ4_0 {
 };
 static_assert(sizeof(BlockQ4_0) == 18, "Q4_0 block must be 18 bytes (ggml layout)");
 
+constexpr int kQK_K = 256;
+
+// Q6_K: a super-block of 256 weights in 16 groups of 16; weight = d * scales[g] * (q - 32)
+// with q a 6-bit value: low 4 bits in ql, high 2 bits in qh. 210 bytes. edgelm decodes
+// it (llama-quantize stores output matrices this way) but does not produce it yet.
+struct BlockQ6_K {
+    uint8_t ql[kQK_K / 2];
+    uint8_t qh[kQK_K / 4];
+    int8_t scales[kQK_K / 16];
+    uint16_t d;  // f16 bits
+};
+static_assert(sizeof(BlockQ6_K) == 210, "Q6_K block must be 210 bytes (ggml layout)");
+
 }  // namespace edgelm

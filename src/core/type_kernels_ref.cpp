@@ -135,4 +135,42 @@ float q4_0_dot(int64_t n, const void* row, const void* act) {
     return sum;
 }
 
+void q6_k_to_float(const void* src, float* dst, int64_t n) {
+    const BlockQ6_K* b = static_cast<const BlockQ6_K*>(src);
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const float d = f16_to_f32(b[i].d);
+        float* y = dst + i * kQK_K;
+        // Two halves of 128 weights; in each, 32 positions l carry four weights
+        // (l, l + 32, l + 64, l + 96) spread over two ql bytes and one qh byte.
+        for (int half = 0; half < 2; ++half) {
+            const uint8_t* ql = b[i].ql + half * 64;
+            const uint8_t* qh = b[i].qh + half * 32;
+            const int8_t* sc = b[i].scales + half * 8;
+            for (int l = 0; l < 32; ++l) {
+                const int g = l / 16;
+                const int q0 = ((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                const int q1 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                const int q2 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                const int q3 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                y[half * 128 + l + 0] = d * sc[g + 0] * q0;
+                y[half * 128 + l + 32] = d * sc[g + 2] * q1;
+                y[half * 128 + l + 64] = d * sc[g + 4] * q2;
+                y[half * 128 + l + 96] = d * sc[g + 6] * q3;
+            }
+        }
+    }
+}
+
+float q6_k_dot(int64_t n, const void* row, const void* act) {
+    const BlockQ6_K* b = static_cast<const BlockQ6_K*>(row);
+    const float* x = static_cast<const float*>(act);
+    float w[kQK_K];
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        q6_k_to_float(b + i, w, kQK_K);
+        for (int j = 0; j < kQK_K; ++j) sum += w[j] * x[i * kQK_K + j];
+    }
+    return sum;
+}
+
 }  // namespace edgelm::ref

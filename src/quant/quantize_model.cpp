@@ -25,6 +25,8 @@ double bits_per_weight(DType t) {
 
 QuantizeReport quantize_model(const std::string& in_path, const std::string& out_path, DType type) {
     const TypeTraits& target = type_traits(type);
+    if (!target.from_float)
+        throw ArgumentError(std::string("quantize: edgelm cannot write ") + target.name + " yet");
     if (std::filesystem::exists(out_path) && std::filesystem::exists(in_path) &&
         std::filesystem::equivalent(in_path, out_path))
         throw ArgumentError("output " + out_path + " is the input file; write to a new file");
