@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/dtype.h"
 #include "core/half.h"
 #include "core/quant_blocks.h"
@@ -187,6 +188,72 @@ TEST(QuantTest, Q6_KDecodesEveryElementAsLaidOut) {
     double expect = 0;
     for (size_t i = 0; i < 512; ++i) expect += static_cast<double>(y[i]) * x[i];
     EXPECT_NEAR(tr.dot(512, blocks.data(), x.data()), expect, 1e-3 * std::fabs(expect) + 1e-3);
+}
+
+// Every SIMD variant compiled in and supported here against the scalar reference:
+// conversions bit-exact (quantized files and activations must not depend on the CPU),
+// dot products within float rounding of the scalar sum.
+TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
+    for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q6_K}) {
+        const std::vector<KernelVariant> variants = kernel_variants(t);
+        ASSERT_FALSE(variants.empty());
+        const KernelVariant& ref = variants.front();
+        ASSERT_STREQ(ref.isa, "scalar");
+        if (cpu_features().avx2_fma_f16c && t != DType::Q6_K) {
+            EXPECT_GE(variants.size(), 2u) << dtype_name(t) << ": the AVX2 variant is missing";
+        }
+        const TypeTraits& tr = type_traits(t);
+        const TypeTraits& at = type_traits(tr.act_type);
+        for (size_t k = 1; k < variants.size(); ++k) {
+            const KernelVariant& v = variants[k];
+            for (int n : {256, 512, 768, 2048 + 256}) {
+                std::vector<float> w = random_floats(n, static_cast<uint32_t>(n), 0.7f);
+                w[3] = 0.0f;
+                std::vector<uint8_t> wq(static_cast<size_t>(n / tr.block_size * tr.block_bytes));
+                if (ref.from_float) {
+                    std::vector<uint8_t> wq2(wq.size());
+                    ref.from_float(w.data(), wq.data(), n);
+                    v.from_float(w.data(), wq2.data(), n);
+                    ASSERT_EQ(wq, wq2) << v.isa << " " << tr.name << " from_float n=" << n;
+                } else {
+                    std::mt19937 rng(static_cast<uint32_t>(n));
+                    for (auto& byte : wq)
+                        byte = static_cast<uint8_t>(rng() & 0x3F);  // small scales
+                }
+                std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+                ref.to_float(wq.data(), a.data(), n);
+                v.to_float(wq.data(), b.data(), n);
+                ASSERT_EQ(a, b) << v.isa << " " << tr.name << " to_float n=" << n;
+                std::vector<float> x = random_floats(n, 99);
+                std::vector<uint8_t> xq(static_cast<size_t>(n / at.block_size * at.block_bytes));
+                kernel_variants(tr.act_type).front().from_float(x.data(), xq.data(), n);
+                double mag = 0;
+                for (int i = 0; i < n; ++i)
+                    mag += std::fabs(static_cast<double>(a[static_cast<size_t>(i)]) *
+                                     x[static_cast<size_t>(i)]);
+                EXPECT_NEAR(v.dot(n, wq.data(), xq.data()), ref.dot(n, wq.data(), xq.data()),
+                            1e-5 * mag + 1e-6)
+                    << v.isa << " " << tr.name << " dot n=" << n;
+            }
+        }
+    }
+}
+
+// The activation quantizer on values that sit exactly at and next to rounding ties.
+TEST(KernelVariantsTest, Q8_0QuantizerTiesMatchScalar) {
+    std::vector<float> x(64);
+    for (int i = 0; i < 64; ++i) x[static_cast<size_t>(i)] = (static_cast<float>(i) - 31.5f) * 0.5f;
+    x[0] = 127.0f;
+    x[1] = 0.49999997f;
+    x[2] = -0.49999997f;
+    x[32] = -127.0f;
+    const auto variants = kernel_variants(DType::Q8_0);
+    std::vector<uint8_t> ref(68), got(68);
+    variants.front().from_float(x.data(), ref.data(), 64);
+    for (const auto& v : variants) {
+        v.from_float(x.data(), got.data(), 64);
+        EXPECT_EQ(ref, got) << v.isa;
+    }
 }
 
 TEST(DTypeTest, StorageTableAndNames) {

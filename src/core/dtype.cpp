@@ -4,7 +4,9 @@
 #include <cctype>
 
 #include "core/checked_math.h"
+#include "core/cpu_features.h"
 #include "core/error.h"
+#include "core/kernels_x86.h"
 #include "core/quant_blocks.h"
 #include "core/type_kernels_ref.h"
 
@@ -33,7 +35,7 @@ constexpr std::array<StorageRow, 31> kStorage = {{
     {35, {"tq2_0", 256, 66}},
 }};
 
-const std::array<TypeTraits, 6> kTraits = {{
+const std::array<TypeTraits, 6> kScalarTraits = {{
     {DType::F32, "f32", 1, 4, ref::f32_to_float, ref::f32_from_float, ref::f32_dot, DType::F32},
     {DType::F16, "f16", 1, 2, ref::f16_to_float, ref::f16_from_float, ref::f16_dot, DType::F32},
     {DType::BF16, "bf16", 1, 2, ref::bf16_to_float, ref::bf16_from_float, ref::bf16_dot,
@@ -46,7 +48,57 @@ const std::array<TypeTraits, 6> kTraits = {{
      DType::F32},
 }};
 
+// The scalar table with each function replaced by the best variant this CPU runs.
+std::array<TypeTraits, 6> best_traits() {
+    std::array<TypeTraits, 6> t = kScalarTraits;
+    for (TypeTraits& tr : t) {
+        const std::vector<KernelVariant> v = kernel_variants(tr.type);
+        const KernelVariant& best = v.back();
+        tr.to_float = best.to_float;
+        tr.from_float = best.from_float;
+        tr.dot = best.dot;
+    }
+    return t;
+}
+
+const std::array<TypeTraits, 6>& traits_table() {
+    static const std::array<TypeTraits, 6> t = best_traits();
+    return t;
+}
+
 }  // namespace
+
+std::vector<KernelVariant> kernel_variants(DType t) {
+    std::vector<KernelVariant> v;
+    for (const TypeTraits& tr : kScalarTraits)
+        if (tr.type == t) v.push_back({"scalar", tr.to_float, tr.from_float, tr.dot});
+    if (v.empty()) return v;
+#if defined(__x86_64__)
+    if (cpu_features().avx2_fma_f16c) {
+        const KernelVariant& s = v.front();
+        switch (t) {
+            case DType::F32:
+                v.push_back({"avx2", s.to_float, s.from_float, x86::f32_dot_avx2});
+                break;
+            case DType::F16:
+                v.push_back({"avx2", x86::f16_to_float_avx2, s.from_float, x86::f16_dot_avx2});
+                break;
+            case DType::BF16:
+                v.push_back({"avx2", s.to_float, s.from_float, x86::bf16_dot_avx2});
+                break;
+            case DType::Q8_0:
+                v.push_back({"avx2", s.to_float, x86::q8_0_from_float_avx2, x86::q8_0_dot_avx2});
+                break;
+            case DType::Q4_0:
+                v.push_back({"avx2", s.to_float, s.from_float, x86::q4_0_dot_avx2});
+                break;
+            default:
+                break;
+        }
+    }
+#endif
+    return v;
+}
 
 std::optional<StorageInfo> storage_info(uint32_t raw_type) {
     for (const auto& row : kStorage)
@@ -55,7 +107,7 @@ std::optional<StorageInfo> storage_info(uint32_t raw_type) {
 }
 
 const TypeTraits* find_type_traits(DType t) {
-    for (const auto& tr : kTraits)
+    for (const auto& tr : traits_table())
         if (tr.type == t) return &tr;
     return nullptr;
 }
@@ -77,7 +129,7 @@ const char* dtype_name(DType t) {
 std::optional<DType> runnable_dtype_from_name(std::string_view name) {
     std::string lower(name);
     for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    for (const auto& tr : kTraits)
+    for (const auto& tr : kScalarTraits)
         if (tr.from_float && lower == tr.name) return tr.type;
     return std::nullopt;
 }

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace edgelm {
 
@@ -73,6 +74,17 @@ struct TypeTraits {
     DotFn dot;
     DType act_type;  // F32 for float weights, Q8_0 for the quantized ones
 };
+
+// One implementation of a type's kernels on one instruction set; type_traits() holds the
+// best one the CPU supports, and tests compare every variant with "scalar".
+struct KernelVariant {
+    const char* isa;
+    ToFloatFn to_float;
+    FromFloatFn from_float;
+    DotFn dot;
+};
+// The scalar reference first, then every SIMD variant compiled in and supported here.
+std::vector<KernelVariant> kernel_variants(DType t);
 
 // Compute traits for a type edgelm runs (f32, f16, bf16, q8_0, q4_0, and q6_K for
 // decoding only); nullptr otherwise.

@@ -1,36 +1,67 @@
 #include "core/thread_pool.h"
 
+#include <chrono>
+
 #include "core/error.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define EDGELM_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define EDGELM_CPU_RELAX() asm volatile("yield" ::: "memory")
+#else
+#define EDGELM_CPU_RELAX() \
+    do {                   \
+    } while (0)
+#endif
+
 namespace edgelm {
+
+namespace {
+constexpr auto kSpinTime = std::chrono::microseconds(1000);
+// After this many pause instructions a waiting thread yields its time slice on each
+// further check, so that on a loaded machine it does not hold the core that the thread
+// it waits for needs.
+constexpr int kPausesBeforeYield = 2048;
+
+inline void backoff(int spins) {
+    if (spins < kPausesBeforeYield)
+        EDGELM_CPU_RELAX();
+    else
+        std::this_thread::yield();
+}
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads) {
     if (n_threads < 1)
         throw ArgumentError("thread count must be at least 1, got " + std::to_string(n_threads));
+    if (n_threads > 1024)
+        throw ArgumentError("thread count " + std::to_string(n_threads) + " is too large");
     for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
 ThreadPool::~ThreadPool() {
     {
         std::lock_guard<std::mutex> lock(mu_);
-        stop_ = true;
+        stop_.store(true);
     }
-    start_cv_.notify_all();
+    cv_.notify_all();
     for (auto& t : workers_) t.join();
 }
 
 void ThreadPool::run_share(int index) {
-    // Thread `index` takes the index-th of n_threads_ near-equal slices, rounded to grain.
-    const int64_t units = (n_ + grain_ - 1) / grain_;
-    const int64_t begin_unit = units * index / n_threads_;
-    const int64_t end_unit = units * (index + 1) / n_threads_;
-    const int64_t begin = begin_unit * grain_;
-    const int64_t end = std::min(n_, end_unit * grain_);
-    if (begin >= end) return;
     try {
-        (*fn_)(begin, end);
+        if (all_fn_) {
+            (*all_fn_)(index, n_threads_);
+            return;
+        }
+        // Thread `index` takes the index-th of n_threads_ near-equal slices, in grains.
+        const int64_t units = (n_ + grain_ - 1) / grain_;
+        const int64_t begin = units * index / n_threads_ * grain_;
+        const int64_t end = std::min(n_, units * (index + 1) / n_threads_ * grain_);
+        if (begin < end) (*fn_)(begin, end);
     } catch (...) {
-        std::lock_guard<std::mutex> lock(mu_);
+        std::lock_guard<std::mutex> lock(error_mu_);
         if (!error_) error_ = std::current_exception();
     }
 }
@@ -38,18 +69,43 @@ void ThreadPool::run_share(int index) {
 void ThreadPool::worker_loop(int index) {
     uint64_t seen = 0;
     for (;;) {
-        {
-            std::unique_lock<std::mutex> lock(mu_);
-            start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-            if (stop_) return;
-            seen = generation_;
+        uint64_t g = generation_.load(std::memory_order_acquire);
+        if (g == seen && !stop_.load(std::memory_order_relaxed)) {
+            const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+            for (int spins = 0;; ++spins) {
+                backoff(spins);
+                g = generation_.load(std::memory_order_acquire);
+                if (g != seen || stop_.load(std::memory_order_relaxed)) break;
+                if ((spins & 255) == 255 && std::chrono::steady_clock::now() > deadline) {
+                    std::unique_lock<std::mutex> lock(mu_);
+                    sleepers_.fetch_add(1);
+                    cv_.wait(lock, [&] { return generation_.load() != seen || stop_.load(); });
+                    sleepers_.fetch_sub(1);
+                    g = generation_.load(std::memory_order_acquire);
+                    break;
+                }
+            }
         }
+        if (stop_.load()) return;
+        seen = g;
         run_share(index);
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            if (--pending_ == 0) done_cv_.notify_one();
-        }
+        remaining_.fetch_sub(1, std::memory_order_acq_rel);
     }
+}
+
+void ThreadPool::dispatch() {
+    error_ = nullptr;
+    remaining_.store(n_threads_ - 1, std::memory_order_relaxed);
+    generation_.fetch_add(1);  // seq_cst: pairs with a sleeper's increment of sleepers_
+    if (sleepers_.load() > 0) {
+        std::lock_guard<std::mutex> lock(mu_);
+        cv_.notify_all();
+    }
+    run_share(0);
+    for (int spins = 0; remaining_.load(std::memory_order_acquire) > 0; ++spins) backoff(spins);
+    fn_ = nullptr;
+    all_fn_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn,
@@ -60,25 +116,19 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
         fn(0, n);
         return;
     }
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        fn_ = &fn;
-        n_ = n;
-        grain_ = grain;
-        error_ = nullptr;
-        pending_ = n_threads_ - 1;
-        ++generation_;
+    fn_ = &fn;
+    n_ = n;
+    grain_ = grain;
+    dispatch();
+}
+
+void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
+    if (n_threads_ == 1) {
+        fn(0, 1);
+        return;
     }
-    start_cv_.notify_all();
-    run_share(0);
-    std::exception_ptr err;
-    {
-        std::unique_lock<std::mutex> lock(mu_);
-        done_cv_.wait(lock, [&] { return pending_ == 0; });
-        err = error_;
-        fn_ = nullptr;
-    }
-    if (err) std::rethrow_exception(err);
+    all_fn_ = &fn;
+    dispatch();
 }
 
 }  // namespace edgelm

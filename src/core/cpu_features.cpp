@@ -1,0 +1,49 @@
+#include "core/cpu_features.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+#endif
+
+namespace edgelm {
+
+namespace {
+
+CpuFeatures detect() {
+    CpuFeatures f;
+    const char* force = std::getenv("EDGELM_KERNELS");
+    if (force && std::strcmp(force, "scalar") == 0) return f;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    f.avx2_fma_f16c = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                      __builtin_cpu_supports("f16c");
+#elif defined(__aarch64__) && defined(__linux__)
+    f.neon_dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#endif
+    return f;
+}
+
+}  // namespace
+
+const CpuFeatures& cpu_features() {
+    static const CpuFeatures f = detect();
+    return f;
+}
+
+std::string kernel_isa_name() {
+    const CpuFeatures& f = cpu_features();
+    if (f.avx2_fma_f16c) return "avx2";
+    if (f.neon_dotprod) return "neon-dotprod";
+#if defined(__aarch64__)
+    return "neon";
+#else
+    return "scalar";
+#endif
+}
+
+}  // namespace edgelm

@@ -1,0 +1,19 @@
+// AVX2 + FMA + F16C kernels for x86-64. Compiled into every x86-64 build with function-level
+// target attributes and used only after a runtime CPU check (cpu_features.h), so one binary
+// runs on any x86-64 and uses AVX2 where the CPU has it. Each is tested against its scalar
+// reference in type_kernels_ref.cpp.
+#pragma once
+
+#include <cstdint>
+
+namespace edgelm::x86 {
+
+float f32_dot_avx2(int64_t n, const void* row, const void* act);
+float f16_dot_avx2(int64_t n, const void* row, const void* act);
+float bf16_dot_avx2(int64_t n, const void* row, const void* act);
+float q8_0_dot_avx2(int64_t n, const void* row, const void* act);
+float q4_0_dot_avx2(int64_t n, const void* row, const void* act);
+void q8_0_from_float_avx2(const float* src, void* dst, int64_t n);
+void f16_to_float_avx2(const void* src, float* dst, int64_t n);
+
+}  // namespace edgelm::x86
