@@ -67,7 +67,8 @@ void add_model_metadata(GgufWriter& w, const ModelConfig& config, const Vocabula
 std::vector<uint8_t> encode_tensor(const float* values, int64_t n, DType type) {
     const TypeTraits& tr = type_traits(type);
     if (!tr.from_float)
-        throw ArgumentError(std::string("edgelm cannot write ") + tr.name + " tensors yet (it reads them)");
+        throw ArgumentError(std::string("edgelm cannot write ") + tr.name +
+                            " tensors yet (it reads them)");
     std::vector<uint8_t> out(static_cast<size_t>(n / tr.block_size * tr.block_bytes));
     tr.from_float(values, out.data(), n);
     return out;

@@ -3,31 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/thread_pool.h"
-
 namespace edgelm {
 
 void rmsnorm(float* out, const float* x, const float* w, int n, float eps) {
-    double ss = 0;
-    for (int i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
-    const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
+    float ss = 0;
+    for (int i = 0; i < n; ++i) ss += x[i] * x[i];
+    const float scale = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
     for (int i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
-}
-
-void rope(float* x, int n_heads, int head_dim, int rope_dim, int pos, float base, float freq_scale,
-          const float* freq_factors) {
-    for (int i = 0; i < rope_dim / 2; ++i) {
-        float theta = static_cast<float>(pos) * freq_scale *
-                      std::pow(base, -2.0f * static_cast<float>(i) / static_cast<float>(rope_dim));
-        if (freq_factors) theta /= freq_factors[i];
-        const float c = std::cos(theta), s = std::sin(theta);
-        for (int h = 0; h < n_heads; ++h) {
-            float* p = x + h * head_dim + 2 * i;
-            const float x0 = p[0], x1 = p[1];
-            p[0] = x0 * c - x1 * s;
-            p[1] = x0 * s + x1 * c;
-        }
-    }
 }
 
 void softmax(float* x, int n) {
@@ -48,25 +30,61 @@ void swiglu(float* gate, const float* up, int n) {
     }
 }
 
-void QuantizedActivations::set(const float* x, int64_t n, DType act_type) {
+void axpy(float* out, float a, const float* v, int n) {
+    for (int i = 0; i < n; ++i) out[i] += a * v[i];
+}
+
+RopeTable::RopeTable(int n_ctx, int rope_dim, float base, float freq_scale,
+                     const float* freq_factors)
+    : half_(rope_dim / 2),
+      cos_(static_cast<size_t>(n_ctx) * static_cast<size_t>(half_)),
+      sin_(cos_.size()) {
+    for (int i = 0; i < half_; ++i) {
+        double inv_freq = std::pow(static_cast<double>(base), -2.0 * i / rope_dim) * freq_scale;
+        if (freq_factors) inv_freq /= freq_factors[i];
+        for (int pos = 0; pos < n_ctx; ++pos) {
+            const double theta = pos * inv_freq;
+            cos_[static_cast<size_t>(pos * half_ + i)] = static_cast<float>(std::cos(theta));
+            sin_[static_cast<size_t>(pos * half_ + i)] = static_cast<float>(std::sin(theta));
+        }
+    }
+}
+
+void RopeTable::apply(float* x, int n_heads, int head_dim, int pos) const {
+    const float* c = cos_.data() + static_cast<size_t>(pos) * static_cast<size_t>(half_);
+    const float* s = sin_.data() + static_cast<size_t>(pos) * static_cast<size_t>(half_);
+    for (int h = 0; h < n_heads; ++h) {
+        float* p = x + h * head_dim;
+        for (int i = 0; i < half_; ++i) {
+            const float x0 = p[2 * i], x1 = p[2 * i + 1];
+            p[2 * i] = x0 * c[i] - x1 * s[i];
+            p[2 * i + 1] = x0 * s[i] + x1 * c[i];
+        }
+    }
+}
+
+void ActivationRows::set(const float* x, int n, int64_t cols, int64_t x_stride, DType act_type) {
     x_ = x;
+    x_stride_ = x_stride;
+    n_ = n;
     act_type_ = act_type;
     if (act_type == DType::F32) return;
     const TypeTraits& tr = type_traits(act_type);
-    bytes_.resize(static_cast<size_t>(n / tr.block_size * tr.block_bytes));
-    tr.from_float(x, bytes_.data(), n);
+    row_bytes_ = static_cast<size_t>(cols / tr.block_size) * tr.block_bytes;
+    if (bytes_.size() < row_bytes_ * static_cast<size_t>(n))
+        bytes_.resize(row_bytes_ * static_cast<size_t>(n));
+    for (int t = 0; t < n; ++t)
+        tr.from_float(x + t * x_stride, bytes_.data() + static_cast<size_t>(t) * row_bytes_, cols);
 }
 
-void matvec(float* out, const WeightMatrix& w, const float* x, QuantizedActivations& scratch,
-            ThreadPool& pool) {
-    scratch.set(x, w.cols, w.traits->act_type);
-    const void* act = scratch.data();
-    pool.parallel_for(
-        w.rows,
-        [&](int64_t begin, int64_t end) {
-            for (int64_t r = begin; r < end; ++r) out[r] = w.traits->dot(w.cols, w.row(r), act);
-        },
-        16);
+void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, int64_t out_stride,
+                 int64_t r0, int64_t r1) {
+    const DotFn dot = w.traits->dot;
+    const int n = act.n();
+    for (int64_t r = r0; r < r1; ++r) {
+        const uint8_t* row = w.row(r);
+        for (int t = 0; t < n; ++t) out[t * out_stride + (r - r0)] = dot(w.cols, row, act.row(t));
+    }
 }
 
 void matrix_row(float* out, const WeightMatrix& w, int64_t r) {

@@ -1,6 +1,6 @@
-// The per-token operations of the decoder. Shapes in comments: (n) is a vector of n
-// floats. Matrix-vector products go through the type traits, so every weight type runs
-// through the same code.
+// The operations of the decoder over a batch of tokens. Shapes in comments:
+// (n, d) is n rows of d floats, row-major. Matrix products go through the type traits,
+// so every weight type runs through the same code.
 #pragma once
 
 #include <cstdint>
@@ -10,16 +10,8 @@
 
 namespace edgelm {
 
-class ThreadPool;
-
 // out = x / sqrt(mean(x^2) + eps) * w            x, w, out: (n); out may alias x
 void rmsnorm(float* out, const float* x, const float* w, int n, float eps);
-
-// Rotates adjacent pairs (x[2i], x[2i+1]) of each head's first rope_dim dimensions by
-// angle pos * freq_scale * base^(-2i / rope_dim) / factor[i] (llama.cpp's "normal" rope).
-// x: (n_heads * head_dim)
-void rope(float* x, int n_heads, int head_dim, int rope_dim, int pos, float base, float freq_scale,
-          const float* freq_factors);
 
 // In-place softmax over x: (n)
 void softmax(float* x, int n);
@@ -27,25 +19,52 @@ void softmax(float* x, int n);
 // gate = silu(gate) * up                         gate, up: (n)
 void swiglu(float* gate, const float* up, int n);
 
-// Activations converted to a weight type's activation format (f32 or Q8_0 blocks);
-// the buffer is kept between calls so that steady-state decoding does not allocate.
-class QuantizedActivations {
+// out += a * v                                   out, v: (n)
+void axpy(float* out, float a, const float* v, int n);
+
+// cos/sin of every (position, pair) angle pos * freq_scale * base^(-2i / rope_dim) /
+// factor[i], computed once per session instead of per token.
+class RopeTable {
   public:
-    void set(const float* x, int64_t n, DType act_type);
-    const void* data() const {
-        return act_type_ == DType::F32 ? static_cast<const void*>(x_) : bytes_.data();
+    RopeTable(int n_ctx, int rope_dim, float base, float freq_scale, const float* freq_factors);
+    // Rotates adjacent pairs (x[2i], x[2i+1]) of each head's first rope_dim dimensions at
+    // position pos (llama.cpp's "normal" rope).    x: (n_heads * head_dim)
+    void apply(float* x, int n_heads, int head_dim, int pos) const;
+
+  private:
+    int half_;
+    std::vector<float> cos_, sin_;  // (n_ctx, rope_dim / 2)
+};
+
+// A batch of activation rows converted to the format a weight type's dot expects (f32
+// rows are used in place; Q8_0 rows are quantized into an owned buffer that keeps its
+// capacity, so steady-state decoding does not allocate).
+class ActivationRows {
+  public:
+    // x: (n, cols) with row stride x_stride floats.
+    void set(const float* x, int n, int64_t cols, int64_t x_stride, DType act_type);
+    const void* row(int t) const {
+        return act_type_ == DType::F32
+                   ? static_cast<const void*>(x_ + t * x_stride_)
+                   : static_cast<const void*>(bytes_.data() + static_cast<size_t>(t) * row_bytes_);
     }
     DType type() const { return act_type_; }
+    int n() const { return n_; }
 
   private:
     const float* x_ = nullptr;
+    int64_t x_stride_ = 0;
+    int n_ = 0;
     DType act_type_ = DType::F32;
+    size_t row_bytes_ = 0;
     std::vector<uint8_t> bytes_;
 };
 
-// out = W x, rows split across the pool.          W: (rows, cols), x: (cols), out: (rows)
-void matvec(float* out, const WeightMatrix& w, const float* x, QuantizedActivations& scratch,
-            ThreadPool& pool);
+// out[t * out_stride + (r - r0)] = W[r] . act[t] for rows r in [r0, r1) and every token
+// t: `out` points at the output of (token 0, row r0). Each weight row is read once for
+// all tokens of the batch.
+void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, int64_t out_stride,
+                 int64_t r0, int64_t r1);
 
 // out = row r of W as floats.                     out: (cols)
 void matrix_row(float* out, const WeightMatrix& w, int64_t r);

@@ -33,7 +33,9 @@ Session::Session(std::shared_ptr<const Model> model, SessionParams params)
     : model_(std::move(model)),
       n_ctx_(params.n_ctx > 0 ? params.n_ctx : model_->config().ctx),
       pool_(params.n_threads),
-      sampler_(params.sampler) {
+      sampler_(params.sampler),
+      rope_(std::max(n_ctx_, 1), model_->config().rope_dim, model_->config().rope_base,
+            model_->config().rope_freq_scale, model_->weights().rope_freq_factors) {
     const ModelConfig& c = model_->config();
     if (params.n_ctx < 0) throw ArgumentError("context size must be >= 0 (0 = the model's)");
     if (n_ctx_ > (1 << 20))
@@ -42,13 +44,14 @@ Session::Session(std::shared_ptr<const Model> model, SessionParams params)
                       static_cast<size_t>(c.kv_dim());
     k_cache_.assign(kv, 0.0f);
     v_cache_.assign(kv, 0.0f);
-    x_.resize(static_cast<size_t>(c.dim));
-    xb_.resize(static_cast<size_t>(std::max(c.dim, c.q_dim())));
-    q_.resize(static_cast<size_t>(c.q_dim()));
-    att_.resize(static_cast<size_t>(c.n_heads) * static_cast<size_t>(n_ctx_));
-    hb_.resize(static_cast<size_t>(c.ffn_dim));
-    hb2_.resize(static_cast<size_t>(c.ffn_dim));
-    proj_.resize(static_cast<size_t>(c.dim));
+    const size_t b = kMaxBatch;
+    x_.resize(b * static_cast<size_t>(c.dim));
+    xb_.resize(b * static_cast<size_t>(std::max(c.dim, c.q_dim())));
+    q_.resize(b * static_cast<size_t>(c.q_dim()));
+    hb_.resize(b * static_cast<size_t>(c.ffn_dim));
+    hb2_.resize(b * static_cast<size_t>(c.ffn_dim));
+    proj_.resize(b * static_cast<size_t>(c.dim));
+    scores_.resize(static_cast<size_t>(params.n_threads) * static_cast<size_t>(n_ctx_));
     last_logits_.resize(static_cast<size_t>(c.vocab));
     tokens_.reserve(static_cast<size_t>(n_ctx_));
 }
@@ -78,13 +81,15 @@ std::span<const float> Session::eval(std::span<const TokenId> tokens, bool all_l
                                 std::to_string(c.vocab));
     const size_t vocab = static_cast<size_t>(c.vocab);
     if (all_logits) logits_.resize(tokens.size() * vocab);
-    for (size_t i = 0; i < tokens.size(); ++i) {
-        const bool want = all_logits || i + 1 == tokens.size();
-        float* out = !want        ? nullptr
-                     : all_logits ? logits_.data() + i * vocab
-                                  : last_logits_.data();
-        forward(tokens[i], position(), out);
-        tokens_.push_back(tokens[i]);
+    for (size_t start = 0; start < tokens.size(); start += kMaxBatch) {
+        const size_t n = std::min<size_t>(kMaxBatch, tokens.size() - start);
+        const bool last_chunk = start + n == tokens.size();
+        float* out = all_logits   ? logits_.data() + start * vocab
+                     : last_chunk ? last_logits_.data()
+                                  : nullptr;
+        forward_batch(tokens.subspan(start, n), position(), all_logits, out);
+        tokens_.insert(tokens_.end(), tokens.begin() + static_cast<std::ptrdiff_t>(start),
+                       tokens.begin() + static_cast<std::ptrdiff_t>(start + n));
     }
     if (all_logits) {
         std::memcpy(last_logits_.data(), logits_.data() + (tokens.size() - 1) * vocab,
@@ -97,74 +102,6 @@ std::span<const float> Session::eval(std::span<const TokenId> tokens, bool all_l
 TokenId Session::sample() {
     if (tokens_.empty()) throw ArgumentError("sample: evaluate a prompt first");
     return sampler_.sample(last_logits_, tokens_);
-}
-
-void Session::forward(TokenId token, int pos, float* logits_out) {
-    const ModelConfig& c = model_->config();
-    const ModelWeights& w = model_->weights();
-    const int dim = c.dim, hd = c.head_dim, kv_dim = c.kv_dim();
-    const int group = c.n_heads / c.n_kv_heads;
-    const float att_scale = 1.0f / std::sqrt(static_cast<float>(hd));
-
-    matrix_row(x_.data(), w.token_embd, token);
-    for (int l = 0; l < c.n_layers; ++l) {
-        const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
-        const size_t layer_off =
-            static_cast<size_t>(l) * static_cast<size_t>(n_ctx_) * static_cast<size_t>(kv_dim);
-        float* k_row =
-            k_cache_.data() + layer_off + static_cast<size_t>(pos) * static_cast<size_t>(kv_dim);
-        float* v_row =
-            v_cache_.data() + layer_off + static_cast<size_t>(pos) * static_cast<size_t>(kv_dim);
-
-        // Attention: q, k, v projections; rope on q and k; k, v into the cache.
-        rmsnorm(xb_.data(), x_.data(), lw.attn_norm, dim, c.norm_eps);
-        matvec(q_.data(), lw.wq, xb_.data(), act_, pool_);
-        matvec(k_row, lw.wk, xb_.data(), act_, pool_);
-        matvec(v_row, lw.wv, xb_.data(), act_, pool_);
-        rope(q_.data(), c.n_heads, hd, c.rope_dim, pos, c.rope_base, c.rope_freq_scale,
-             w.rope_freq_factors);
-        rope(k_row, c.n_kv_heads, hd, c.rope_dim, pos, c.rope_base, c.rope_freq_scale,
-             w.rope_freq_factors);
-
-        // Each query head attends over positions 0..pos of its kv head (GQA: `group`
-        // query heads share one kv head). Output into xb_: (q_dim).
-        const float* k_layer = k_cache_.data() + layer_off;
-        const float* v_layer = v_cache_.data() + layer_off;
-        pool_.parallel_for(c.n_heads, [&](int64_t h0, int64_t h1) {
-            for (int64_t h = h0; h < h1; ++h) {
-                const float* qh = q_.data() + h * hd;
-                const int64_t kvh = h / group;
-                float* att = att_.data() + h * n_ctx_;
-                for (int t = 0; t <= pos; ++t) {
-                    const float* kt = k_layer + static_cast<int64_t>(t) * kv_dim + kvh * hd;
-                    float s = 0;
-                    for (int i = 0; i < hd; ++i) s += qh[i] * kt[i];
-                    att[t] = s * att_scale;
-                }
-                softmax(att, pos + 1);
-                float* out = xb_.data() + h * hd;
-                std::fill(out, out + hd, 0.0f);
-                for (int t = 0; t <= pos; ++t) {
-                    const float* vt = v_layer + static_cast<int64_t>(t) * kv_dim + kvh * hd;
-                    const float a = att[t];
-                    for (int i = 0; i < hd; ++i) out[i] += a * vt[i];
-                }
-            }
-        });
-        matvec(proj_.data(), lw.wo, xb_.data(), act_, pool_);
-        for (int i = 0; i < dim; ++i) x_[static_cast<size_t>(i)] += proj_[static_cast<size_t>(i)];
-
-        // Feed-forward: SwiGLU.
-        rmsnorm(xb_.data(), x_.data(), lw.ffn_norm, dim, c.norm_eps);
-        matvec(hb_.data(), lw.w_gate, xb_.data(), act_, pool_);
-        matvec(hb2_.data(), lw.w_up, xb_.data(), act_, pool_);
-        swiglu(hb_.data(), hb2_.data(), c.ffn_dim);
-        matvec(proj_.data(), lw.w_down, hb_.data(), act_, pool_);
-        for (int i = 0; i < dim; ++i) x_[static_cast<size_t>(i)] += proj_[static_cast<size_t>(i)];
-    }
-    if (!logits_out) return;
-    rmsnorm(x_.data(), x_.data(), w.output_norm, dim, c.norm_eps);
-    matvec(logits_out, w.output, x_.data(), act_, pool_);
 }
 
 void Session::save_state(const std::string& path) const {

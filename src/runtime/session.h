@@ -51,27 +51,35 @@ class Session {
     void load_state(const std::string& path);
 
   private:
-    void forward(TokenId token, int pos, float* logits_out);
+    // Runs up to kMaxBatch tokens at positions pos0.. through the decoder, writing
+    // logits of every token (all_logits) or of the last one into logits_out.
+    void forward_batch(std::span<const TokenId> tokens, int pos0, bool all_logits,
+                       float* logits_out);
+    void matmul(const WeightMatrix& w, const ActivationRows& act, float* out, int64_t out_stride);
+    ActivationRows& activations(const float* x, int n, int64_t cols, DType act_type);
+
+    static constexpr int kMaxBatch = 64;
 
     std::shared_ptr<const Model> model_;
     int n_ctx_;
     ThreadPool pool_;
     Sampler sampler_;
     std::vector<TokenId> tokens_;
+    RopeTable rope_;
 
     // KV cache: (layer, n_ctx, kv_dim) each.
     std::vector<float> k_cache_, v_cache_;
-    // Scratch (sizes in comments).
+    // Scratch for a batch of up to kMaxBatch tokens (sizes per token in comments).
     std::vector<float> x_;            // (dim) residual stream
     std::vector<float> xb_;           // (max(dim, q_dim)) normed input / attention output
     std::vector<float> q_;            // (q_dim)
-    std::vector<float> att_;          // (n_heads, n_ctx) attention scores
-    std::vector<float> hb_;           // (ffn) gate
+    std::vector<float> hb_;           // (ffn) gate, then swiglu output
     std::vector<float> hb2_;          // (ffn) up
     std::vector<float> proj_;         // (dim) block output before the residual add
-    std::vector<float> logits_;       // (n, vocab)
+    std::vector<float> scores_;       // (n_threads, n_ctx) attention scores
+    std::vector<float> logits_;       // (n, vocab) when all logits are wanted
     std::vector<float> last_logits_;  // (vocab)
-    QuantizedActivations act_;
+    ActivationRows act_f32_, act_q8_;
 };
 
 }  // namespace edgelm

@@ -1,0 +1,152 @@
+// The decoder's forward pass over a batch of tokens (Session::forward_batch). Decoding
+// is a batch of one; a prompt runs in batches of up to kMaxBatch, so each weight row is
+// read once per batch instead of once per token.
+//
+// Per layer there are four parallel phases, each split across the pool by output rows
+// or (token, head) pairs: q/k/v projections; attention; output projection; gate/up
+// projections with SwiGLU; down projection. Norms, activation quantization and RoPE run
+// on the calling thread between phases (they are O(dim) per token).
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "runtime/session.h"
+
+namespace edgelm {
+
+ActivationRows& Session::activations(const float* x, int n, int64_t cols, DType act_type) {
+    ActivationRows& a = act_type == DType::F32 ? act_f32_ : act_q8_;
+    a.set(x, n, cols, cols, act_type);
+    return a;
+}
+
+void Session::matmul(const WeightMatrix& w, const ActivationRows& act, float* out,
+                     int64_t out_stride) {
+    pool_.parallel_for(
+        w.rows, [&](int64_t r0, int64_t r1) { matmul_rows(w, act, out + r0, out_stride, r0, r1); },
+        32);
+}
+
+void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_logits,
+                            float* logits_out) {
+    const ModelConfig& c = model_->config();
+    const ModelWeights& w = model_->weights();
+    const int n = static_cast<int>(tokens.size());
+    const int dim = c.dim, hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim(), ffn = c.ffn_dim;
+    const int group = c.n_heads / c.n_kv_heads;
+    const float att_scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const DotFn f32_dot = type_traits(DType::F32).dot;
+
+    for (int t = 0; t < n; ++t)
+        matrix_row(x_.data() + t * dim, w.token_embd, tokens[static_cast<size_t>(t)]);
+
+    for (int l = 0; l < c.n_layers; ++l) {
+        const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
+        const size_t layer_off =
+            static_cast<size_t>(l) * static_cast<size_t>(n_ctx_) * static_cast<size_t>(kv_dim);
+        float* k_layer = k_cache_.data() + layer_off;
+        float* v_layer = v_cache_.data() + layer_off;
+
+        // q, k, v of every token; k and v go straight into the cache rows pos0..
+        for (int t = 0; t < n; ++t)
+            rmsnorm(xb_.data() + t * dim, x_.data() + t * dim, lw.attn_norm, dim, c.norm_eps);
+        const ActivationRows& a_q = activations(xb_.data(), n, dim, lw.wq.traits->act_type);
+        const ActivationRows& a_kv = lw.wk.traits->act_type == lw.wq.traits->act_type
+                                         ? a_q
+                                         : activations(xb_.data(), n, dim, lw.wk.traits->act_type);
+        if (lw.wv.traits->act_type != lw.wk.traits->act_type)
+            throw FormatError(
+                model_->file().path() + ": layer " + std::to_string(l) +
+                ": attn_k and attn_v need different activation formats; requantize the file");
+        const int64_t rows_qkv = q_dim + 2 * static_cast<int64_t>(kv_dim);
+        float* k_out = k_layer + static_cast<size_t>(pos0) * static_cast<size_t>(kv_dim);
+        float* v_out = v_layer + static_cast<size_t>(pos0) * static_cast<size_t>(kv_dim);
+        pool_.parallel_for(
+            rows_qkv,
+            [&](int64_t r0, int64_t r1) {
+                // The three matrices as one row range: [0, q_dim) q, then k, then v.
+                const int64_t q_end = q_dim, k_end = q_dim + kv_dim;
+                if (r0 < q_end)
+                    matmul_rows(lw.wq, a_q, q_.data() + r0, q_dim, r0, std::min(r1, q_end));
+                if (r1 > q_end && r0 < k_end) {
+                    const int64_t b = std::max(r0, q_end) - q_end, e = std::min(r1, k_end) - q_end;
+                    matmul_rows(lw.wk, a_kv, k_out + b, kv_dim, b, e);
+                }
+                if (r1 > k_end) {
+                    const int64_t b = std::max(r0, k_end) - k_end, e = r1 - k_end;
+                    matmul_rows(lw.wv, a_kv, v_out + b, kv_dim, b, e);
+                }
+            },
+            32);
+        for (int t = 0; t < n; ++t) {
+            rope_.apply(q_.data() + t * q_dim, c.n_heads, hd, pos0 + t);
+            rope_.apply(k_out + static_cast<size_t>(t) * static_cast<size_t>(kv_dim), c.n_kv_heads,
+                        hd, pos0 + t);
+        }
+
+        // Causal attention: token t (at pos0 + t) attends over positions 0..pos0 + t;
+        // `group` query heads share one kv head. Output into xb_: (n, q_dim).
+        float* att_out = xb_.data();
+        pool_.run_on_all([&](int thread, int n_threads) {
+            float* scores =
+                scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(n_ctx_);
+            const int items = n * c.n_heads;
+            for (int item = items * thread / n_threads; item < items * (thread + 1) / n_threads;
+                 ++item) {
+                const int t = item / c.n_heads, h = item % c.n_heads;
+                const int kvh = h / group, last = pos0 + t;
+                const float* qh = q_.data() + t * q_dim + h * hd;
+                for (int u = 0; u <= last; ++u)
+                    scores[u] =
+                        f32_dot(hd, qh,
+                                k_layer + static_cast<size_t>(u) * static_cast<size_t>(kv_dim) +
+                                    kvh * hd) *
+                        att_scale;
+                softmax(scores, last + 1);
+                float* out = att_out + t * q_dim + h * hd;
+                std::fill(out, out + hd, 0.0f);
+                for (int u = 0; u <= last; ++u)
+                    axpy(out, scores[u],
+                         v_layer + static_cast<size_t>(u) * static_cast<size_t>(kv_dim) + kvh * hd,
+                         hd);
+            }
+        });
+        matmul(lw.wo, activations(att_out, n, q_dim, lw.wo.traits->act_type), proj_.data(), dim);
+        for (int i = 0; i < n * dim; ++i)
+            x_[static_cast<size_t>(i)] += proj_[static_cast<size_t>(i)];
+
+        // Feed-forward: gate and up rows in one phase, SwiGLU applied to each range.
+        for (int t = 0; t < n; ++t)
+            rmsnorm(xb_.data() + t * dim, x_.data() + t * dim, lw.ffn_norm, dim, c.norm_eps);
+        const ActivationRows& a_g = activations(xb_.data(), n, dim, lw.w_gate.traits->act_type);
+        if (lw.w_up.traits->act_type != lw.w_gate.traits->act_type)
+            throw FormatError(
+                model_->file().path() + ": layer " + std::to_string(l) +
+                ": ffn_gate and ffn_up need different activation formats; requantize the file");
+        pool_.parallel_for(
+            ffn,
+            [&](int64_t r0, int64_t r1) {
+                matmul_rows(lw.w_gate, a_g, hb_.data() + r0, ffn, r0, r1);
+                matmul_rows(lw.w_up, a_g, hb2_.data() + r0, ffn, r0, r1);
+                for (int t = 0; t < n; ++t)
+                    swiglu(hb_.data() + t * ffn + r0, hb2_.data() + t * ffn + r0,
+                           static_cast<int>(r1 - r0));
+            },
+            32);
+        matmul(lw.w_down, activations(hb_.data(), n, ffn, lw.w_down.traits->act_type), proj_.data(),
+               dim);
+        for (int i = 0; i < n * dim; ++i)
+            x_[static_cast<size_t>(i)] += proj_[static_cast<size_t>(i)];
+    }
+    if (!logits_out) return;
+    // Logits of every token, or of the last one only.
+    const int first = all_logits ? 0 : n - 1;
+    const int m = n - first;
+    for (int t = first; t < n; ++t)
+        rmsnorm(xb_.data() + (t - first) * dim, x_.data() + t * dim, w.output_norm, dim,
+                c.norm_eps);
+    matmul(w.output, activations(xb_.data(), m, dim, w.output.traits->act_type), logits_out,
+           c.vocab);
+}
+
+}  // namespace edgelm
