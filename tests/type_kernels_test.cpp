@@ -201,11 +201,14 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
         ASSERT_STREQ(ref.isa, "scalar");
         if (cpu_features().avx2_fma_f16c && t != DType::Q6_K) {
             EXPECT_GE(variants.size(), 2u) << dtype_name(t) << ": the AVX2 variant is missing";
+            if (t != DType::BF16) {
+                EXPECT_NE(variants.back().dot4, nullptr) << dtype_name(t);
+            }
         }
         const TypeTraits& tr = type_traits(t);
         const TypeTraits& at = type_traits(tr.act_type);
-        for (size_t k = 1; k < variants.size(); ++k) {
-            const KernelVariant& v = variants[k];
+        for (size_t vi = 1; vi < variants.size(); ++vi) {
+            const KernelVariant& v = variants[vi];
             for (int n : {256, 512, 768, 2048 + 256}) {
                 std::vector<float> w = random_floats(n, static_cast<uint32_t>(n), 0.7f);
                 w[3] = 0.0f;
@@ -234,6 +237,28 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
                 EXPECT_NEAR(v.dot(n, wq.data(), xq.data()), ref.dot(n, wq.data(), xq.data()),
                             1e-5 * mag + 1e-6)
                     << v.isa << " " << tr.name << " dot n=" << n;
+                if (v.dot4) {
+                    // Four activation rows, each quantized by the scalar reference.
+                    const size_t stride = xq.size();
+                    std::vector<uint8_t> x4(4 * stride);
+                    for (int k = 0; k < 4; ++k) {
+                        std::vector<float> xk = random_floats(n, 100 + static_cast<uint32_t>(k));
+                        kernel_variants(tr.act_type)
+                            .front()
+                            .from_float(xk.data(), x4.data() + k * stride, n);
+                    }
+                    float four[4];
+                    v.dot4(n, wq.data(), x4.data(), stride, four);
+                    for (int k = 0; k < 4; ++k) {
+                        EXPECT_NEAR(four[k], ref.dot(n, wq.data(), x4.data() + k * stride),
+                                    1e-5 * mag + 1e-5)
+                            << v.isa << " " << tr.name << " dot4[" << k << "] n=" << n;
+                        // Bit-identical to the same variant's single-row dot: a token's
+                        // logits must not depend on how the prompt was batched.
+                        EXPECT_EQ(four[k], v.dot(n, wq.data(), x4.data() + k * stride))
+                            << v.isa << " " << tr.name << " dot4[" << k << "] vs dot, n=" << n;
+                    }
+                }
             }
         }
     }

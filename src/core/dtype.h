@@ -63,6 +63,9 @@ std::optional<StorageInfo> storage_info(uint32_t raw_type);
 using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
 using FromFloatFn = void (*)(const float* src, void* dst, int64_t n);
 using DotFn = float (*)(int64_t n, const void* row, const void* act);
+// out[k] = dot(n, row, act + k * stride) for k < 4: one weight row against four
+// activation rows, sharing the weight loads (the inner kernel of batched products).
+using Dot4Fn = void (*)(int64_t n, const void* row, const void* act, size_t stride, float* out);
 
 struct TypeTraits {
     DType type;
@@ -73,6 +76,7 @@ struct TypeTraits {
     FromFloatFn from_float;  // round to nearest, ggml's reference rounding; null: decode only
     DotFn dot;
     DType act_type;  // F32 for float weights, Q8_0 for the quantized ones
+    Dot4Fn dot4;     // null: use dot four times
 };
 
 // One implementation of a type's kernels on one instruction set; type_traits() holds the
@@ -82,6 +86,7 @@ struct KernelVariant {
     ToFloatFn to_float;
     FromFloatFn from_float;
     DotFn dot;
+    Dot4Fn dot4;
 };
 // The scalar reference first, then every SIMD variant compiled in and supported here.
 std::vector<KernelVariant> kernel_variants(DType t);

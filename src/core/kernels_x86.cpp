@@ -15,6 +15,9 @@ namespace edgelm::x86 {
 
 namespace {
 
+// Horizontal sums in one fixed order, (v0+v4 + v2+v6) + (v1+v5 + v3+v7), shared by the
+// single-row and four-row kernels so that a token's result does not depend on whether
+// it was computed alone or in a batch.
 EDGELM_AVX2 inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -49,17 +52,17 @@ EDGELM_AVX2 inline __m256 load_bf16x8(const uint16_t* p) {
 EDGELM_AVX2 float f32_dot_avx2(int64_t n, const void* row, const void* act) {
     const float* w = static_cast<const float*>(row);
     const float* x = static_cast<const float*>(act);
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
+    for (; i + 16 <= n; i += 16) {
         a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
         a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
     }
-    for (; i + 8 <= n; i += 8)
+    if (i + 8 <= n) {
         a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
-    float sum = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        i += 8;
+    }
+    float sum = hsum(_mm256_add_ps(a0, a1));
     for (; i < n; ++i) sum += w[i] * x[i];
     return sum;
 }
@@ -67,16 +70,17 @@ EDGELM_AVX2 float f32_dot_avx2(int64_t n, const void* row, const void* act) {
 EDGELM_AVX2 float f16_dot_avx2(int64_t n, const void* row, const void* act) {
     const uint16_t* w = static_cast<const uint16_t*>(row);
     const float* x = static_cast<const float*>(act);
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
+    for (; i + 16 <= n; i += 16) {
         a0 = _mm256_fmadd_ps(load_f16x8(w + i), _mm256_loadu_ps(x + i), a0);
         a1 = _mm256_fmadd_ps(load_f16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-        a2 = _mm256_fmadd_ps(load_f16x8(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
-        a3 = _mm256_fmadd_ps(load_f16x8(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
     }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_f16x8(w + i), _mm256_loadu_ps(x + i), a0);
-    float sum = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    if (i + 8 <= n) {
+        a0 = _mm256_fmadd_ps(load_f16x8(w + i), _mm256_loadu_ps(x + i), a0);
+        i += 8;
+    }
+    float sum = hsum(_mm256_add_ps(a0, a1));
     for (; i < n; ++i) sum += f16(w[i]) * x[i];
     return sum;
 }
@@ -99,27 +103,14 @@ EDGELM_AVX2 float bf16_dot_avx2(int64_t n, const void* row, const void* act) {
 EDGELM_AVX2 float q8_0_dot_avx2(int64_t n, const void* row, const void* act) {
     const BlockQ8_0* w = static_cast<const BlockQ8_0*>(row);
     const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
-    const int64_t nb = n / kQK8_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i p0 = dot_i8x32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs)),
-                                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs)));
-        const __m256i p1 =
-            dot_i8x32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i + 1].qs)),
-                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i + 1].qs)));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(x[i].d)), _mm256_cvtepi32_ps(p0),
-                               acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i + 1].d) * f16(x[i + 1].d)),
-                               _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; i < nb; ++i) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK8_0; ++i) {
         const __m256i p = dot_i8x32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs)),
                                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs)));
-        acc0 =
-            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(x[i].d)), _mm256_cvtepi32_ps(p), acc0);
+        acc =
+            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(x[i].d)), _mm256_cvtepi32_ps(p), acc);
     }
-    return hsum(_mm256_add_ps(acc0, acc1));
+    return hsum(acc);
 }
 
 namespace {
@@ -135,27 +126,128 @@ EDGELM_AVX2 inline __m256i unpack_q4_0(const uint8_t* qs) {
 EDGELM_AVX2 float q4_0_dot_avx2(int64_t n, const void* row, const void* act) {
     const BlockQ4_0* w = static_cast<const BlockQ4_0*>(row);
     const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
-    const int64_t nb = n / kQK4_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i p0 = dot_i8x32(unpack_q4_0(w[i].qs),
-                                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs)));
-        const __m256i p1 =
-            dot_i8x32(unpack_q4_0(w[i + 1].qs),
-                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i + 1].qs)));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(x[i].d)), _mm256_cvtepi32_ps(p0),
-                               acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i + 1].d) * f16(x[i + 1].d)),
-                               _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; i < nb; ++i) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK4_0; ++i) {
         const __m256i p = dot_i8x32(unpack_q4_0(w[i].qs),
                                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs)));
-        acc0 =
-            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(x[i].d)), _mm256_cvtepi32_ps(p), acc0);
+        acc =
+            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(x[i].d)), _mm256_cvtepi32_ps(p), acc);
     }
-    return hsum(_mm256_add_ps(acc0, acc1));
+    return hsum(acc);
+}
+
+namespace {
+// out[k] = hsum(a[k]) for four vectors at once, in hsum's order.
+EDGELM_AVX2 inline void hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3, float* out) {
+    __m128 r0 = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
+    __m128 r1 = _mm_add_ps(_mm256_castps256_ps128(a1), _mm256_extractf128_ps(a1, 1));
+    __m128 r2 = _mm_add_ps(_mm256_castps256_ps128(a2), _mm256_extractf128_ps(a2, 1));
+    __m128 r3 = _mm_add_ps(_mm256_castps256_ps128(a3), _mm256_extractf128_ps(a3, 1));
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r_j now holds element j of every row
+    _mm_storeu_ps(out, _mm_add_ps(_mm_add_ps(r0, r2), _mm_add_ps(r1, r3)));
+}
+
+EDGELM_AVX2 inline const BlockQ8_0* act_row(const void* act, size_t stride, int k) {
+    return reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(act) + k * stride);
+}
+
+// One block of four activation rows against weights `wq` with weight scale dw.
+EDGELM_AVX2 inline void q8_block4(__m256i wq, float dw, const void* act, size_t stride, int64_t i,
+                                  __m256 acc[4]) {
+    for (int k = 0; k < 4; ++k) {
+        const BlockQ8_0& x = act_row(act, stride, k)[i];
+        const __m256i p = dot_i8x32(wq, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs)));
+        acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(x.d)), _mm256_cvtepi32_ps(p), acc[k]);
+    }
+}
+}  // namespace
+
+EDGELM_AVX2 void q8_0_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride,
+                                float* out) {
+    const BlockQ8_0* w = static_cast<const BlockQ8_0*>(row);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (int64_t i = 0; i < n / kQK8_0; ++i)
+        q8_block4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs)), f16(w[i].d), act,
+                  stride, i, acc);
+    hsum4(acc[0], acc[1], acc[2], acc[3], out);
+}
+
+EDGELM_AVX2 void q4_0_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride,
+                                float* out) {
+    const BlockQ4_0* w = static_cast<const BlockQ4_0*>(row);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (int64_t i = 0; i < n / kQK4_0; ++i)
+        q8_block4(unpack_q4_0(w[i].qs), f16(w[i].d), act, stride, i, acc);
+    hsum4(acc[0], acc[1], acc[2], acc[3], out);
+}
+
+EDGELM_AVX2 void f32_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride,
+                               float* out) {
+    const float* w = static_cast<const float*>(row);
+    const float* x[4];
+    for (int k = 0; k < 4; ++k)
+        x[k] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act) + k * stride);
+    // Two accumulators per row, as in the single-row kernel.
+    __m256 a[4][2];
+    for (auto& r : a) r[0] = r[1] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 w0 = _mm256_loadu_ps(w + i), w1 = _mm256_loadu_ps(w + i + 8);
+        for (int k = 0; k < 4; ++k) {
+            a[k][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[k] + i), a[k][0]);
+            a[k][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x[k] + i + 8), a[k][1]);
+        }
+    }
+    if (i + 8 <= n) {
+        const __m256 w0 = _mm256_loadu_ps(w + i);
+        for (int k = 0; k < 4; ++k)
+            a[k][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[k] + i), a[k][0]);
+        i += 8;
+    }
+    hsum4(_mm256_add_ps(a[0][0], a[0][1]), _mm256_add_ps(a[1][0], a[1][1]),
+          _mm256_add_ps(a[2][0], a[2][1]), _mm256_add_ps(a[3][0], a[3][1]), out);
+    for (; i < n; ++i)
+        for (int k = 0; k < 4; ++k) out[k] += w[i] * x[k][i];
+}
+
+EDGELM_AVX2 void f16_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride,
+                               float* out) {
+    const uint16_t* w = static_cast<const uint16_t*>(row);
+    const float* x[4];
+    for (int k = 0; k < 4; ++k)
+        x[k] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act) + k * stride);
+    // Two accumulators per row, as in the single-row kernel.
+    __m256 a[4][2];
+    for (auto& r : a) r[0] = r[1] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 w0 = load_f16x8(w + i), w1 = load_f16x8(w + i + 8);
+        for (int k = 0; k < 4; ++k) {
+            a[k][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[k] + i), a[k][0]);
+            a[k][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x[k] + i + 8), a[k][1]);
+        }
+    }
+    if (i + 8 <= n) {
+        const __m256 w0 = load_f16x8(w + i);
+        for (int k = 0; k < 4; ++k)
+            a[k][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[k] + i), a[k][0]);
+        i += 8;
+    }
+    hsum4(_mm256_add_ps(a[0][0], a[0][1]), _mm256_add_ps(a[1][0], a[1][1]),
+          _mm256_add_ps(a[2][0], a[2][1]), _mm256_add_ps(a[3][0], a[3][1]), out);
+    for (; i < n; ++i)
+        for (int k = 0; k < 4; ++k) out[k] += f16(w[i]) * x[k][i];
+}
+
+EDGELM_AVX2 void axpy_avx2(float* out, float a, const float* v, int n) {
+    const __m256 av = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i,
+                         _mm256_fmadd_ps(av, _mm256_loadu_ps(v + i), _mm256_loadu_ps(out + i)));
+    for (; i < n; ++i) out[i] += a * v[i];
 }
 
 EDGELM_AVX2 void q8_0_from_float_avx2(const float* src, void* dst, int64_t n) {

@@ -4,6 +4,7 @@
 // reference in type_kernels_ref.cpp.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace edgelm::x86 {
@@ -13,6 +14,15 @@ float f16_dot_avx2(int64_t n, const void* row, const void* act);
 float bf16_dot_avx2(int64_t n, const void* row, const void* act);
 float q8_0_dot_avx2(int64_t n, const void* row, const void* act);
 float q4_0_dot_avx2(int64_t n, const void* row, const void* act);
+// Four dot products of one weight row with four activation rows (act, act + stride,
+// ...), sharing each weight load: the inner kernel of a batched matrix product.
+void f32_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride, float* out);
+void f16_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride, float* out);
+void q8_0_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride, float* out);
+void q4_0_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride, float* out);
+// out += a * v for n floats.
+void axpy_avx2(float* out, float a, const float* v, int n);
+
 void q8_0_from_float_avx2(const float* src, void* dst, int64_t n);
 void f16_to_float_avx2(const void* src, float* dst, int64_t n);
 

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/cpu_features.h"
+#include "core/kernels_x86.h"
+
 namespace edgelm {
 
 void rmsnorm(float* out, const float* x, const float* w, int n, float eps) {
@@ -30,8 +33,22 @@ void swiglu(float* gate, const float* up, int n) {
     }
 }
 
-void axpy(float* out, float a, const float* v, int n) {
+namespace {
+void axpy_ref(float* out, float a, const float* v, int n) {
     for (int i = 0; i < n; ++i) out[i] += a * v[i];
+}
+using AxpyFn = void (*)(float*, float, const float*, int);
+AxpyFn pick_axpy() {
+#if defined(__x86_64__)
+    if (cpu_features().avx2_fma_f16c) return x86::axpy_avx2;
+#endif
+    return axpy_ref;
+}
+const AxpyFn g_axpy = pick_axpy();
+}  // namespace
+
+void axpy(float* out, float a, const float* v, int n) {
+    g_axpy(out, a, v, n);
 }
 
 RopeTable::RopeTable(int n_ctx, int rope_dim, float base, float freq_scale,
@@ -80,10 +97,21 @@ void ActivationRows::set(const float* x, int n, int64_t cols, int64_t x_stride, 
 void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, int64_t out_stride,
                  int64_t r0, int64_t r1) {
     const DotFn dot = w.traits->dot;
+    const Dot4Fn dot4 = w.traits->dot4;
     const int n = act.n();
+    const size_t stride = act.row_stride_bytes();
     for (int64_t r = r0; r < r1; ++r) {
         const uint8_t* row = w.row(r);
-        for (int t = 0; t < n; ++t) out[t * out_stride + (r - r0)] = dot(w.cols, row, act.row(t));
+        float* o = out + (r - r0);
+        int t = 0;
+        if (dot4) {
+            float four[4];
+            for (; t + 4 <= n; t += 4) {
+                dot4(w.cols, row, act.row(t), stride, four);
+                for (int k = 0; k < 4; ++k) o[(t + k) * out_stride] = four[k];
+            }
+        }
+        for (; t < n; ++t) o[t * out_stride] = dot(w.cols, row, act.row(t));
     }
 }
 

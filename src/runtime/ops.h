@@ -49,6 +49,10 @@ class ActivationRows {
                    : static_cast<const void*>(bytes_.data() + static_cast<size_t>(t) * row_bytes_);
     }
     DType type() const { return act_type_; }
+    size_t row_stride_bytes() const {
+        return act_type_ == DType::F32 ? static_cast<size_t>(x_stride_) * sizeof(float)
+                                       : row_bytes_;
+    }
     int n() const { return n_; }
 
   private:
