@@ -1,0 +1,79 @@
+// Micro-benchmarks of every kernel variant (scalar reference and SIMD) on the row widths
+// of the preset models. `kernels_bench --benchmark_format=json` for machine-readable
+// output; compare variants within one run (the machine is shared and noisy).
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace edgelm {
+namespace {
+
+struct Operands {
+    std::vector<uint8_t> w, x;
+};
+
+Operands make_operands(DType type, int64_t n, int rows_x) {
+    const TypeTraits& tr = type_traits(type);
+    const TypeTraits& at = type_traits(tr.act_type);
+    std::mt19937 rng(1);
+    std::normal_distribution<float> dist;
+    std::vector<float> f(static_cast<size_t>(n));
+    for (float& v : f) v = dist(rng);
+    Operands o;
+    o.w.resize(static_cast<size_t>(n / tr.block_size) * tr.block_bytes);
+    kernel_variants(type).front().from_float(f.data(), o.w.data(), n);
+    const size_t xb = static_cast<size_t>(n / at.block_size) * at.block_bytes;
+    o.x.resize(xb * static_cast<size_t>(rows_x));
+    for (int r = 0; r < rows_x; ++r) kernel_variants(tr.act_type).front().from_float(f.data(), o.x.data() + r * xb, n);
+    return o;
+}
+
+void BM_Dot(benchmark::State& state, DType type, size_t variant) {
+    const int64_t n = state.range(0);
+    const auto variants = kernel_variants(type);
+    if (variant >= variants.size()) {
+        state.SkipWithError("variant not available on this CPU");
+        return;
+    }
+    const Operands o = make_operands(type, n, 1);
+    for (auto _ : state) benchmark::DoNotOptimize(variants[variant].dot(n, o.w.data(), o.x.data()));
+    state.counters["MAC/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel(variants[variant].isa);
+}
+
+void BM_Dot4(benchmark::State& state, DType type) {
+    const int64_t n = state.range(0);
+    const KernelVariant v = kernel_variants(type).back();
+    if (!v.dot4) {
+        state.SkipWithError("no four-row kernel on this CPU");
+        return;
+    }
+    const Operands o = make_operands(type, n, 4);
+    float out[4];
+    for (auto _ : state) {
+        v.dot4(n, o.w.data(), o.x.data(), o.x.size() / 4, out);
+        benchmark::DoNotOptimize(out);
+    }
+    state.counters["MAC/s"] = benchmark::Counter(4.0 * static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel(v.isa);
+}
+
+void register_all() {
+    for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+        for (size_t v = 0; v < 2; ++v)
+            benchmark::RegisterBenchmark((std::string("dot/") + dtype_name(t) + (v ? "/simd" : "/scalar")).c_str(),
+                                         BM_Dot, t, v)
+                ->Arg(288)
+                ->Arg(768)
+                ->Arg(2048);
+        benchmark::RegisterBenchmark((std::string("dot4/") + dtype_name(t)).c_str(), BM_Dot4, t)->Arg(288)->Arg(768)->Arg(2048);
+    }
+}
+
+const int registered = (register_all(), 0);
+
+}  // namespace
+}  // namespace edgelm
