@@ -27,7 +27,8 @@ Operands make_operands(DType type, int64_t n, int rows_x) {
     kernel_variants(type).front().from_float(f.data(), o.w.data(), n);
     const size_t xb = static_cast<size_t>(n / at.block_size) * at.block_bytes;
     o.x.resize(xb * static_cast<size_t>(rows_x));
-    for (int r = 0; r < rows_x; ++r) kernel_variants(tr.act_type).front().from_float(f.data(), o.x.data() + r * xb, n);
+    for (int r = 0; r < rows_x; ++r)
+        kernel_variants(tr.act_type).front().from_float(f.data(), o.x.data() + r * xb, n);
     return o;
 }
 
@@ -40,7 +41,8 @@ void BM_Dot(benchmark::State& state, DType type, size_t variant) {
     }
     const Operands o = make_operands(type, n, 1);
     for (auto _ : state) benchmark::DoNotOptimize(variants[variant].dot(n, o.w.data(), o.x.data()));
-    state.counters["MAC/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["MAC/s"] =
+        benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
     state.SetLabel(variants[variant].isa);
 }
 
@@ -57,19 +59,49 @@ void BM_Dot4(benchmark::State& state, DType type) {
         v.dot4(n, o.w.data(), o.x.data(), o.x.size() / 4, out);
         benchmark::DoNotOptimize(out);
     }
-    state.counters["MAC/s"] = benchmark::Counter(4.0 * static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["MAC/s"] = benchmark::Counter(4.0 * static_cast<double>(n),
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel(v.isa);
+}
+
+void BM_Rows4(benchmark::State& state, DType type) {
+    const int64_t n = state.range(0);
+    const KernelVariant v = kernel_variants(type).back();
+    if (!v.rows4) {
+        state.SkipWithError("no four-row kernel on this CPU");
+        return;
+    }
+    Operands o = make_operands(type, n, 1);
+    const size_t row_bytes = o.w.size();
+    std::vector<uint8_t> w4;
+    for (int k = 0; k < 4; ++k) w4.insert(w4.end(), o.w.begin(), o.w.end());
+    float out[4];
+    for (auto _ : state) {
+        v.rows4(n, w4.data(), row_bytes, o.x.data(), out);
+        benchmark::DoNotOptimize(out);
+    }
+    state.counters["MAC/s"] = benchmark::Counter(4.0 * static_cast<double>(n),
+                                                 benchmark::Counter::kIsIterationInvariantRate);
     state.SetLabel(v.isa);
 }
 
 void register_all() {
     for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
         for (size_t v = 0; v < 2; ++v)
-            benchmark::RegisterBenchmark((std::string("dot/") + dtype_name(t) + (v ? "/simd" : "/scalar")).c_str(),
-                                         BM_Dot, t, v)
+            benchmark::RegisterBenchmark(
+                (std::string("dot/") + dtype_name(t) + (v ? "/simd" : "/scalar")).c_str(), BM_Dot,
+                t, v)
                 ->Arg(288)
                 ->Arg(768)
                 ->Arg(2048);
-        benchmark::RegisterBenchmark((std::string("dot4/") + dtype_name(t)).c_str(), BM_Dot4, t)->Arg(288)->Arg(768)->Arg(2048);
+        benchmark::RegisterBenchmark((std::string("dot4/") + dtype_name(t)).c_str(), BM_Dot4, t)
+            ->Arg(288)
+            ->Arg(768)
+            ->Arg(2048);
+        benchmark::RegisterBenchmark((std::string("rows4/") + dtype_name(t)).c_str(), BM_Rows4, t)
+            ->Arg(288)
+            ->Arg(768)
+            ->Arg(2048);
     }
 }
 

@@ -87,8 +87,10 @@ EDGELM_AVX2 float fp32_loop(int64_t iters) {
 int main(int argc, char** argv) {
     int threads = 2, reps = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "-t")) threads = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "-r")) reps = std::atoi(argv[i + 1]);
+        if (!std::strcmp(argv[i], "-t"))
+            threads = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "-r"))
+            reps = std::atoi(argv[i + 1]);
     }
     if (threads < 1 || reps < 1) {
         std::fprintf(stderr, "roofline_probe: error: -t and -r must be >= 1\n");

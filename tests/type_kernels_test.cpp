@@ -237,6 +237,25 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
                 EXPECT_NEAR(v.dot(n, wq.data(), xq.data()), ref.dot(n, wq.data(), xq.data()),
                             1e-5 * mag + 1e-6)
                     << v.isa << " " << tr.name << " dot n=" << n;
+                if (v.rows4) {
+                    // Four weight rows: wq and three more encoded from shifted values.
+                    const size_t row_bytes = wq.size();
+                    std::vector<uint8_t> w4(4 * row_bytes);
+                    for (int k = 0; k < 4; ++k) {
+                        std::vector<float> wk =
+                            random_floats(n, 200 + static_cast<uint32_t>(k), 0.7f);
+                        if (ref.from_float)
+                            ref.from_float(wk.data(), w4.data() + k * row_bytes, n);
+                        else
+                            std::copy(wq.begin(), wq.end(),
+                                      w4.begin() + static_cast<long>(k * row_bytes));
+                    }
+                    float four[4];
+                    v.rows4(n, w4.data(), row_bytes, xq.data(), four);
+                    for (int k = 0; k < 4; ++k)
+                        EXPECT_EQ(four[k], v.dot(n, w4.data() + k * row_bytes, xq.data()))
+                            << v.isa << " " << tr.name << " rows4[" << k << "] vs dot, n=" << n;
+                }
                 if (v.dot4) {
                     // Four activation rows, each quantized by the scalar reference.
                     const size_t stride = xq.size();

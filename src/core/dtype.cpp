@@ -37,17 +37,17 @@ constexpr std::array<StorageRow, 31> kStorage = {{
 
 const std::array<TypeTraits, 6> kScalarTraits = {{
     {DType::F32, "f32", 1, 4, ref::f32_to_float, ref::f32_from_float, ref::f32_dot, DType::F32,
-     nullptr},
+     nullptr, nullptr},
     {DType::F16, "f16", 1, 2, ref::f16_to_float, ref::f16_from_float, ref::f16_dot, DType::F32,
-     nullptr},
+     nullptr, nullptr},
     {DType::BF16, "bf16", 1, 2, ref::bf16_to_float, ref::bf16_from_float, ref::bf16_dot, DType::F32,
-     nullptr},
+     nullptr, nullptr},
     {DType::Q8_0, "q8_0", kQK8_0, sizeof(BlockQ8_0), ref::q8_0_to_float, ref::q8_0_from_float,
-     ref::q8_0_dot, DType::Q8_0, nullptr},
+     ref::q8_0_dot, DType::Q8_0, nullptr, nullptr},
     {DType::Q4_0, "q4_0", kQK4_0, sizeof(BlockQ4_0), ref::q4_0_to_float, ref::q4_0_from_float,
-     ref::q4_0_dot, DType::Q8_0, nullptr},
+     ref::q4_0_dot, DType::Q8_0, nullptr, nullptr},
     {DType::Q6_K, "q6_K", kQK_K, sizeof(BlockQ6_K), ref::q6_k_to_float, nullptr, ref::q6_k_dot,
-     DType::F32, nullptr},
+     DType::F32, nullptr, nullptr},
 }};
 
 // The scalar table with each function replaced by the best variant this CPU runs.
@@ -60,6 +60,7 @@ std::array<TypeTraits, 6> best_traits() {
         tr.from_float = best.from_float;
         tr.dot = best.dot;
         tr.dot4 = best.dot4;
+        tr.rows4 = best.rows4;
     }
     return t;
 }
@@ -74,30 +75,32 @@ const std::array<TypeTraits, 6>& traits_table() {
 std::vector<KernelVariant> kernel_variants(DType t) {
     std::vector<KernelVariant> v;
     for (const TypeTraits& tr : kScalarTraits)
-        if (tr.type == t) v.push_back({"scalar", tr.to_float, tr.from_float, tr.dot, nullptr});
+        if (tr.type == t)
+            v.push_back({"scalar", tr.to_float, tr.from_float, tr.dot, nullptr, nullptr});
     if (v.empty()) return v;
 #if defined(__x86_64__)
     if (cpu_features().avx2_fma_f16c) {
         const KernelVariant& s = v.front();
         switch (t) {
             case DType::F32:
-                v.push_back(
-                    {"avx2", s.to_float, s.from_float, x86::f32_dot_avx2, x86::f32_dot4_avx2});
+                v.push_back({"avx2", s.to_float, s.from_float, x86::f32_dot_avx2,
+                             x86::f32_dot4_avx2, x86::f32_rows4_avx2});
                 break;
             case DType::F16:
                 v.push_back({"avx2", x86::f16_to_float_avx2, s.from_float, x86::f16_dot_avx2,
-                             x86::f16_dot4_avx2});
+                             x86::f16_dot4_avx2, x86::f16_rows4_avx2});
                 break;
             case DType::BF16:
-                v.push_back({"avx2", s.to_float, s.from_float, x86::bf16_dot_avx2, nullptr});
+                v.push_back(
+                    {"avx2", s.to_float, s.from_float, x86::bf16_dot_avx2, nullptr, nullptr});
                 break;
             case DType::Q8_0:
                 v.push_back({"avx2", s.to_float, x86::q8_0_from_float_avx2, x86::q8_0_dot_avx2,
-                             x86::q8_0_dot4_avx2});
+                             x86::q8_0_dot4_avx2, x86::q8_0_rows4_avx2});
                 break;
             case DType::Q4_0:
-                v.push_back(
-                    {"avx2", s.to_float, s.from_float, x86::q4_0_dot_avx2, x86::q4_0_dot4_avx2});
+                v.push_back({"avx2", s.to_float, s.from_float, x86::q4_0_dot_avx2,
+                             x86::q4_0_dot4_avx2, x86::q4_0_rows4_avx2});
                 break;
             default:
                 break;

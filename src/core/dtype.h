@@ -66,6 +66,9 @@ using DotFn = float (*)(int64_t n, const void* row, const void* act);
 // out[k] = dot(n, row, act + k * stride) for k < 4: one weight row against four
 // activation rows, sharing the weight loads (the inner kernel of batched products).
 using Dot4Fn = void (*)(int64_t n, const void* row, const void* act, size_t stride, float* out);
+// out[k] = dot(n, row + k * row_bytes, act) for k < 4: four weight rows against one
+// activation row (the inner kernel of decoding).
+using Rows4Fn = void (*)(int64_t n, const void* row, size_t row_bytes, const void* act, float* out);
 
 struct TypeTraits {
     DType type;
@@ -77,9 +80,11 @@ struct TypeTraits {
     DotFn dot;
     DType act_type;  // F32 for float weights, Q8_0 for the quantized ones
     Dot4Fn dot4;     // null: use dot four times
+    Rows4Fn rows4;   // null: use dot four times
 };
 
-// One implementation of a type's kernels on one instruction set; type_traits() holds the
+// One implementation of a type's kernels on one instruction set (dot4 and rows4 give
+// results bit-identical to dot); type_traits() holds the
 // best one the CPU supports, and tests compare every variant with "scalar".
 struct KernelVariant {
     const char* isa;
@@ -87,6 +92,7 @@ struct KernelVariant {
     FromFloatFn from_float;
     DotFn dot;
     Dot4Fn dot4;
+    Rows4Fn rows4;
 };
 // The scalar reference first, then every SIMD variant compiled in and supported here.
 std::vector<KernelVariant> kernel_variants(DType t);

@@ -241,6 +241,105 @@ EDGELM_AVX2 void f16_dot4_avx2(int64_t n, const void* row, const void* act, size
         for (int k = 0; k < 4; ++k) out[k] += f16(w[i]) * x[k][i];
 }
 
+namespace {
+template <typename Block>
+EDGELM_AVX2 inline const Block* weight_row(const void* row, size_t row_bytes, int k) {
+    return reinterpret_cast<const Block*>(static_cast<const uint8_t*>(row) + k * row_bytes);
+}
+}  // namespace
+
+EDGELM_AVX2 void q8_0_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act,
+                                 float* out) {
+    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
+    const BlockQ8_0* w[4];
+    for (int k = 0; k < 4; ++k) w[k] = weight_row<BlockQ8_0>(row, row_bytes, k);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (int64_t i = 0; i < n / kQK8_0; ++i) {
+        const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
+        const float dx = f16(x[i].d);
+        for (int k = 0; k < 4; ++k) {
+            const __m256i p =
+                dot_i8x32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[k][i].qs)), xq);
+            acc[k] =
+                _mm256_fmadd_ps(_mm256_set1_ps(f16(w[k][i].d) * dx), _mm256_cvtepi32_ps(p), acc[k]);
+        }
+    }
+    hsum4(acc[0], acc[1], acc[2], acc[3], out);
+}
+
+EDGELM_AVX2 void q4_0_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act,
+                                 float* out) {
+    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
+    const BlockQ4_0* w[4];
+    for (int k = 0; k < 4; ++k) w[k] = weight_row<BlockQ4_0>(row, row_bytes, k);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (int64_t i = 0; i < n / kQK4_0; ++i) {
+        const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
+        const float dx = f16(x[i].d);
+        for (int k = 0; k < 4; ++k) {
+            const __m256i p = dot_i8x32(unpack_q4_0(w[k][i].qs), xq);
+            acc[k] =
+                _mm256_fmadd_ps(_mm256_set1_ps(f16(w[k][i].d) * dx), _mm256_cvtepi32_ps(p), acc[k]);
+        }
+    }
+    hsum4(acc[0], acc[1], acc[2], acc[3], out);
+}
+
+EDGELM_AVX2 void f32_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act,
+                                float* out) {
+    const float* x = static_cast<const float*>(act);
+    const float* w[4];
+    for (int k = 0; k < 4; ++k) w[k] = weight_row<float>(row, row_bytes, k);
+    __m256 a[4][2];
+    for (auto& r : a) r[0] = r[1] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+        for (int k = 0; k < 4; ++k) {
+            a[k][0] = _mm256_fmadd_ps(_mm256_loadu_ps(w[k] + i), x0, a[k][0]);
+            a[k][1] = _mm256_fmadd_ps(_mm256_loadu_ps(w[k] + i + 8), x1, a[k][1]);
+        }
+    }
+    if (i + 8 <= n) {
+        const __m256 x0 = _mm256_loadu_ps(x + i);
+        for (int k = 0; k < 4; ++k)
+            a[k][0] = _mm256_fmadd_ps(_mm256_loadu_ps(w[k] + i), x0, a[k][0]);
+        i += 8;
+    }
+    hsum4(_mm256_add_ps(a[0][0], a[0][1]), _mm256_add_ps(a[1][0], a[1][1]),
+          _mm256_add_ps(a[2][0], a[2][1]), _mm256_add_ps(a[3][0], a[3][1]), out);
+    for (; i < n; ++i)
+        for (int k = 0; k < 4; ++k) out[k] += w[k][i] * x[i];
+}
+
+EDGELM_AVX2 void f16_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act,
+                                float* out) {
+    const float* x = static_cast<const float*>(act);
+    const uint16_t* w[4];
+    for (int k = 0; k < 4; ++k) w[k] = weight_row<uint16_t>(row, row_bytes, k);
+    __m256 a[4][2];
+    for (auto& r : a) r[0] = r[1] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+        for (int k = 0; k < 4; ++k) {
+            a[k][0] = _mm256_fmadd_ps(load_f16x8(w[k] + i), x0, a[k][0]);
+            a[k][1] = _mm256_fmadd_ps(load_f16x8(w[k] + i + 8), x1, a[k][1]);
+        }
+    }
+    if (i + 8 <= n) {
+        const __m256 x0 = _mm256_loadu_ps(x + i);
+        for (int k = 0; k < 4; ++k) a[k][0] = _mm256_fmadd_ps(load_f16x8(w[k] + i), x0, a[k][0]);
+        i += 8;
+    }
+    hsum4(_mm256_add_ps(a[0][0], a[0][1]), _mm256_add_ps(a[1][0], a[1][1]),
+          _mm256_add_ps(a[2][0], a[2][1]), _mm256_add_ps(a[3][0], a[3][1]), out);
+    for (; i < n; ++i)
+        for (int k = 0; k < 4; ++k) out[k] += f16(w[k][i]) * x[i];
+}
+
 EDGELM_AVX2 void axpy_avx2(float* out, float a, const float* v, int n) {
     const __m256 av = _mm256_set1_ps(a);
     int i = 0;

@@ -20,6 +20,12 @@ void f32_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride, f
 void f16_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride, float* out);
 void q8_0_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride, float* out);
 void q4_0_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride, float* out);
+// Four dot products of four consecutive weight rows (row, row + row_bytes, ...) with one
+// activation row, sharing the activation loads: the inner kernel of decoding.
+void f32_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, float* out);
+void f16_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, float* out);
+void q8_0_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, float* out);
+void q4_0_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, float* out);
 // out += a * v for n floats.
 void axpy_avx2(float* out, float a, const float* v, int n);
 

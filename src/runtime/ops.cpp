@@ -100,7 +100,18 @@ void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, i
     const Dot4Fn dot4 = w.traits->dot4;
     const int n = act.n();
     const size_t stride = act.row_stride_bytes();
-    for (int64_t r = r0; r < r1; ++r) {
+    int64_t r = r0;
+    if (n < 4 && w.traits->rows4) {
+        // Decoding: four weight rows per pass over the activation row.
+        float four[4];
+        for (; r + 4 <= r1; r += 4) {
+            for (int t = 0; t < n; ++t) {
+                w.traits->rows4(w.cols, w.row(r), w.row_bytes, act.row(t), four);
+                for (int k = 0; k < 4; ++k) out[t * out_stride + (r - r0) + k] = four[k];
+            }
+        }
+    }
+    for (; r < r1; ++r) {
         const uint8_t* row = w.row(r);
         float* o = out + (r - r0);
         int t = 0;

@@ -37,9 +37,11 @@ double Sampler::next_uniform() {
 
 TokenId Sampler::sample(std::span<const float> logits, std::span<const TokenId> history) {
     const int n = static_cast<int>(logits.size());
-    if (params_.temperature == 0.0f && (params_.repeat_penalty == 1.0f || params_.repeat_last_n == 0)) {
+    if (params_.temperature == 0.0f &&
+        (params_.repeat_penalty == 1.0f || params_.repeat_last_n == 0)) {
         // Greedy without a penalty: the first maximum, without building candidates.
-        return static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        return static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) -
+                                    logits.begin());
     }
     cand_.resize(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i)
