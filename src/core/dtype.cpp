@@ -6,6 +6,7 @@
 #include "core/checked_math.h"
 #include "core/cpu_features.h"
 #include "core/error.h"
+#include "core/kernels_arm.h"
 #include "core/kernels_x86.h"
 #include "core/quant_blocks.h"
 #include "core/type_kernels_ref.h"
@@ -105,6 +106,42 @@ std::vector<KernelVariant> kernel_variants(DType t) {
             default:
                 break;
         }
+    }
+#elif defined(__aarch64__)
+    // NEON is part of aarch64: "neon" always; "neon-dotprod" adds SDOT for the quantized
+    // dot products where the CPU has it.
+    const KernelVariant s = v.front();
+    const bool dotprod = cpu_features().neon_dotprod;
+    switch (t) {
+        case DType::F32:
+            v.push_back({"neon", s.to_float, s.from_float, arm::f32_dot_neon, arm::f32_dot4_neon,
+                         arm::f32_rows4_neon});
+            break;
+        case DType::F16:
+            v.push_back({"neon", arm::f16_to_float_neon, s.from_float, arm::f16_dot_neon,
+                         arm::f16_dot4_neon, arm::f16_rows4_neon});
+            break;
+        case DType::BF16:
+            v.push_back({"neon", s.to_float, s.from_float, arm::bf16_dot_neon, arm::bf16_dot4_neon,
+                         arm::bf16_rows4_neon});
+            break;
+        case DType::Q8_0:
+            v.push_back({"neon", s.to_float, arm::q8_0_from_float_neon, arm::q8_0_dot_neon,
+                         arm::q8_0_dot4_neon, arm::q8_0_rows4_neon});
+            if (dotprod)
+                v.push_back({"neon-dotprod", s.to_float, arm::q8_0_from_float_neon,
+                             arm::q8_0_dot_dotprod, arm::q8_0_dot4_dotprod,
+                             arm::q8_0_rows4_dotprod});
+            break;
+        case DType::Q4_0:
+            v.push_back({"neon", s.to_float, s.from_float, arm::q4_0_dot_neon, arm::q4_0_dot4_neon,
+                         arm::q4_0_rows4_neon});
+            if (dotprod)
+                v.push_back({"neon-dotprod", s.to_float, s.from_float, arm::q4_0_dot_dotprod,
+                             arm::q4_0_dot4_dotprod, arm::q4_0_rows4_dotprod});
+            break;
+        default:
+            break;
     }
 #endif
     return v;

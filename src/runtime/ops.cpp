@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/cpu_features.h"
+#include "core/kernels_arm.h"
 #include "core/kernels_x86.h"
 
 namespace edgelm {
@@ -41,6 +42,8 @@ using AxpyFn = void (*)(float*, float, const float*, int);
 AxpyFn pick_axpy() {
 #if defined(__x86_64__)
     if (cpu_features().avx2_fma_f16c) return x86::axpy_avx2;
+#elif defined(__aarch64__)
+    return arm::axpy_neon;
 #endif
     return axpy_ref;
 }
