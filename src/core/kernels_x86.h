@@ -26,6 +26,10 @@ void f32_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* ac
 void f16_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, float* out);
 void q8_0_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, float* out);
 void q4_0_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, float* out);
+// gate[i] = silu(gate[i]) * up[i], with a polynomial exp accurate to ~2 ulp.
+void swiglu_avx2(float* gate, const float* up, int n);
+// x[i] = exp(x[i] - max) / sum, in place.
+void softmax_avx2(float* x, int n);
 // out += a * v for n floats.
 void axpy_avx2(float* out, float a, const float* v, int n);
 

@@ -16,7 +16,8 @@ void rmsnorm(float* out, const float* x, const float* w, int n, float eps) {
     for (int i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
 }
 
-void softmax(float* x, int n) {
+namespace {
+void softmax_ref(float* x, int n) {
     const float mx = *std::max_element(x, x + n);
     float sum = 0;
     for (int i = 0; i < n; ++i) {
@@ -27,31 +28,48 @@ void softmax(float* x, int n) {
     for (int i = 0; i < n; ++i) x[i] *= inv;
 }
 
-void swiglu(float* gate, const float* up, int n) {
+void swiglu_ref(float* gate, const float* up, int n) {
     for (int i = 0; i < n; ++i) {
         const float g = gate[i];
         gate[i] = g / (1.0f + std::exp(-g)) * up[i];
     }
 }
 
-namespace {
 void axpy_ref(float* out, float a, const float* v, int n) {
     for (int i = 0; i < n; ++i) out[i] += a * v[i];
 }
-using AxpyFn = void (*)(float*, float, const float*, int);
-AxpyFn pick_axpy() {
+// The vector operations' best variants for this CPU, chosen once.
+struct VectorOps {
+    void (*axpy)(float*, float, const float*, int) = axpy_ref;
+    void (*softmax)(float*, int) = softmax_ref;
+    void (*swiglu)(float*, const float*, int) = swiglu_ref;
+};
+
+VectorOps pick_vector_ops() {
+    VectorOps ops;
 #if defined(__x86_64__)
-    if (cpu_features().avx2_fma_f16c) return x86::axpy_avx2;
+    if (cpu_features().avx2_fma_f16c) {
+        ops.axpy = x86::axpy_avx2;
+        ops.softmax = x86::softmax_avx2;
+        ops.swiglu = x86::swiglu_avx2;
+    }
 #elif defined(__aarch64__)
-    return arm::axpy_neon;
+    ops.axpy = arm::axpy_neon;
 #endif
-    return axpy_ref;
+    return ops;
 }
-const AxpyFn g_axpy = pick_axpy();
+
+const VectorOps g_ops = pick_vector_ops();
 }  // namespace
 
 void axpy(float* out, float a, const float* v, int n) {
-    g_axpy(out, a, v, n);
+    g_ops.axpy(out, a, v, n);
+}
+void softmax(float* x, int n) {
+    g_ops.softmax(x, n);
+}
+void swiglu(float* gate, const float* up, int n) {
+    g_ops.swiglu(gate, up, n);
 }
 
 RopeTable::RopeTable(int n_ctx, int rope_dim, float base, float freq_scale,
