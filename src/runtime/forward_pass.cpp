@@ -14,9 +14,22 @@
 
 namespace edgelm {
 
+void Session::for_tokens(int n, const std::function<void(int)>& fn) {
+    // A prompt batch spreads its per-token work over the pool; a decoded token (or a
+    // handful) runs it inline, where waking the pool would cost more than the work.
+    if (n < 8) {
+        for (int t = 0; t < n; ++t) fn(t);
+        return;
+    }
+    pool_.parallel_for(n, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) fn(static_cast<int>(t));
+    });
+}
+
 ActivationRows& Session::activations(const float* x, int n, int64_t cols, DType act_type) {
     ActivationRows& a = act_type == DType::F32 ? act_f32_ : act_q8_;
-    a.set(x, n, cols, cols, act_type);
+    a.prepare(x, n, cols, cols, act_type);
+    for_tokens(n, [&](int t) { a.convert(t, t + 1); });
     return a;
 }
 
@@ -48,8 +61,9 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
         float* v_layer = v_cache_.data() + layer_off;
 
         // q, k, v of every token; k and v go straight into the cache rows pos0..
-        for (int t = 0; t < n; ++t)
+        for_tokens(n, [&](int t) {
             rmsnorm(xb_.data() + t * dim, x_.data() + t * dim, lw.attn_norm, dim, c.norm_eps);
+        });
         const ActivationRows& a_q = activations(xb_.data(), n, dim, lw.wq.traits->act_type);
         const ActivationRows& a_kv = lw.wk.traits->act_type == lw.wq.traits->act_type
                                          ? a_q
@@ -78,11 +92,11 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
                 }
             },
             32);
-        for (int t = 0; t < n; ++t) {
+        for_tokens(n, [&](int t) {
             rope_.apply(q_.data() + t * q_dim, c.n_heads, hd, pos0 + t);
             rope_.apply(k_out + static_cast<size_t>(t) * static_cast<size_t>(kv_dim), c.n_kv_heads,
                         hd, pos0 + t);
-        }
+        });
 
         // Causal attention: token t (at pos0 + t) attends over positions 0..pos0 + t;
         // `group` query heads share one kv head. Output into xb_: (n, q_dim).
@@ -91,8 +105,9 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
             float* scores =
                 scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(n_ctx_);
             const int items = n * c.n_heads;
-            for (int item = items * thread / n_threads; item < items * (thread + 1) / n_threads;
-                 ++item) {
+            // Interleaved: later tokens attend over more positions, so contiguous slices
+            // would leave the first thread idle.
+            for (int item = thread; item < items; item += n_threads) {
                 const int t = item / c.n_heads, h = item % c.n_heads;
                 const int kvh = h / group, last = pos0 + t;
                 const float* qh = q_.data() + t * q_dim + h * hd;
@@ -116,8 +131,9 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
             x_[static_cast<size_t>(i)] += proj_[static_cast<size_t>(i)];
 
         // Feed-forward: gate and up rows in one phase, SwiGLU applied to each range.
-        for (int t = 0; t < n; ++t)
+        for_tokens(n, [&](int t) {
             rmsnorm(xb_.data() + t * dim, x_.data() + t * dim, lw.ffn_norm, dim, c.norm_eps);
+        });
         const ActivationRows& a_g = activations(xb_.data(), n, dim, lw.w_gate.traits->act_type);
         if (lw.w_up.traits->act_type != lw.w_gate.traits->act_type)
             throw FormatError(

@@ -101,18 +101,25 @@ void RopeTable::apply(float* x, int n_heads, int head_dim, int pos) const {
     }
 }
 
-void ActivationRows::set(const float* x, int n, int64_t cols, int64_t x_stride, DType act_type) {
+void ActivationRows::prepare(const float* x, int n, int64_t cols, int64_t x_stride,
+                             DType act_type) {
     x_ = x;
     x_stride_ = x_stride;
     n_ = n;
+    cols_ = cols;
     act_type_ = act_type;
     if (act_type == DType::F32) return;
     const TypeTraits& tr = type_traits(act_type);
     row_bytes_ = static_cast<size_t>(cols / tr.block_size) * tr.block_bytes;
     if (bytes_.size() < row_bytes_ * static_cast<size_t>(n))
         bytes_.resize(row_bytes_ * static_cast<size_t>(n));
-    for (int t = 0; t < n; ++t)
-        tr.from_float(x + t * x_stride, bytes_.data() + static_cast<size_t>(t) * row_bytes_, cols);
+}
+
+void ActivationRows::convert(int t0, int t1) {
+    if (act_type_ == DType::F32) return;
+    const FromFloatFn from_float = type_traits(act_type_).from_float;
+    for (int t = t0; t < t1; ++t)
+        from_float(x_ + t * x_stride_, bytes_.data() + static_cast<size_t>(t) * row_bytes_, cols_);
 }
 
 void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, int64_t out_stride,

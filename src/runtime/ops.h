@@ -41,8 +41,15 @@ class RopeTable {
 // capacity, so steady-state decoding does not allocate).
 class ActivationRows {
   public:
-    // x: (n, cols) with row stride x_stride floats.
-    void set(const float* x, int n, int64_t cols, int64_t x_stride, DType act_type);
+    // x: (n, cols) with row stride x_stride floats. prepare() sizes the buffer, then
+    // convert(t0, t1) fills rows [t0, t1) (callers may split rows across threads);
+    // set() does both.
+    void prepare(const float* x, int n, int64_t cols, int64_t x_stride, DType act_type);
+    void convert(int t0, int t1);
+    void set(const float* x, int n, int64_t cols, int64_t x_stride, DType act_type) {
+        prepare(x, n, cols, x_stride, act_type);
+        convert(0, n);
+    }
     const void* row(int t) const {
         return act_type_ == DType::F32
                    ? static_cast<const void*>(x_ + t * x_stride_)
@@ -59,6 +66,7 @@ class ActivationRows {
     const float* x_ = nullptr;
     int64_t x_stride_ = 0;
     int n_ = 0;
+    int64_t cols_ = 0;
     DType act_type_ = DType::F32;
     size_t row_bytes_ = 0;
     std::vector<uint8_t> bytes_;

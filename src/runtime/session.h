@@ -3,6 +3,7 @@
 // One Session is used by one thread at a time; run many sessions on one Model.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -57,6 +58,7 @@ class Session {
                        float* logits_out);
     void matmul(const WeightMatrix& w, const ActivationRows& act, float* out, int64_t out_stride);
     ActivationRows& activations(const float* x, int n, int64_t cols, DType act_type);
+    void for_tokens(int n, const std::function<void(int)>& fn);
 
     static constexpr int kMaxBatch = 64;
 
