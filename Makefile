@@ -3,6 +3,7 @@
 
 BUILD ?= build
 BUILD_ASAN ?= build-asan
+BUILD_ARM ?= build-arm
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -11,7 +12,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := cmake ninja-build g++ pkg-config libhwy-dev libcli11-dev nlohmann-json3-dev \
 	libgtest-dev libgmock-dev libsentencepiece-dev npm
 
-.PHONY: setup build test test-asan demo clean format
+# For `make test-arm` only: the aarch64 cross compiler, qemu user emulation, and
+# GoogleTest's sources (built for the target in the cross build).
+APT_PACKAGES_ARM := cmake ninja-build libgtest-dev g++-aarch64-linux-gnu qemu-user-static
+# Emulated CPUs: "max" has dotprod (tests the "neon" and "neon-dotprod" kernels),
+# "cortex-a53" has not (only "neon").
+ARM_CPUS ?= max cortex-a53
+
+.PHONY: setup setup-arm build test test-asan test-arm demo clean format
 
 setup:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -35,6 +43,25 @@ test-asan: setup
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) -R 'Gguf|Tokenizer|Spm|Gpt2|Session|Quantize'
 
+setup-arm:
+	@missing=$$(for p in $(APT_PACKAGES_ARM); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		$(SUDO) apt-get install -y --no-install-recommends $$missing || \
+		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $$missing; }; \
+	fi
+
+# The aarch64 (NEON) kernels: cross-compile the runtime and the tests that need no data
+# (EDGELM_CROSS_TESTS in CMakeLists.txt), then run them under qemu on each of ARM_CPUS.
+test-arm: setup-arm
+	cmake -S . -B $(BUILD_ARM) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+		-DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DEDGELM_TOOLS=OFF
+	cmake --build $(BUILD_ARM) -j $(JOBS) --target cross_tests
+	@set -e; for cpu in $(ARM_CPUS); do \
+		echo "== aarch64 tests under qemu, QEMU_CPU=$$cpu"; \
+		QEMU_CPU=$$cpu ctest --test-dir $(BUILD_ARM) --output-on-failure -j $(JOBS); \
+	done
+
 demo: setup build
 	bash scripts/demo.sh $(BUILD)/edgelm
 
@@ -42,4 +69,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_ARM)

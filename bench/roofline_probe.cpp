@@ -22,14 +22,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double median(std::vector<double> v) {
+[[maybe_unused]] double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
 }
 
 // Runs fn(thread) on `threads` threads at once; returns the wall time in seconds.
 template <typename F>
-double timed_parallel(int threads, F fn) {
+[[maybe_unused]] double timed_parallel(int threads, F fn) {
     std::vector<std::thread> pool;
     const auto t0 = Clock::now();
     for (int t = 1; t < threads; ++t) pool.emplace_back(fn, t);
@@ -64,7 +64,8 @@ EDGELM_AVX2 int int8_loop(int64_t iters) {
     for (int64_t i = 0; i < iters; ++i) {
         for (int k = 0; k < 12; ++k) {
             asm volatile("" : "+x"(a[k]));  // not loop-invariant as far as the compiler knows
-            acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(_mm256_maddubs_epi16(a[k], b), ones));
+            acc[k] =
+                _mm256_add_epi32(acc[k], _mm256_madd_epi16(_mm256_maddubs_epi16(a[k], b), ones));
         }
     }
     __m256i s = acc[0];

@@ -3,6 +3,7 @@
 // computation on the dequantized values.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -199,6 +200,18 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
         ASSERT_FALSE(variants.empty());
         const KernelVariant& ref = variants.front();
         ASSERT_STREQ(ref.isa, "scalar");
+        // Every SIMD variant this CPU supports must be registered, or it goes untested.
+        std::vector<std::string> isas;
+        for (const auto& v : variants) isas.emplace_back(v.isa);
+        auto has = [&](const char* isa) {
+            return std::find(isas.begin(), isas.end(), isa) != isas.end();
+        };
+        if (t != DType::Q6_K && cpu_features().neon) {
+            EXPECT_TRUE(has("neon")) << dtype_name(t);
+        }
+        if ((t == DType::Q8_0 || t == DType::Q4_0) && cpu_features().neon_dotprod) {
+            EXPECT_TRUE(has("neon-dotprod")) << dtype_name(t);
+        }
         if (cpu_features().avx2_fma_f16c && t != DType::Q6_K) {
             EXPECT_GE(variants.size(), 2u) << dtype_name(t) << ": the AVX2 variant is missing";
             if (t != DType::BF16) {
@@ -209,7 +222,10 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
         const TypeTraits& at = type_traits(tr.act_type);
         for (size_t vi = 1; vi < variants.size(); ++vi) {
             const KernelVariant& v = variants[vi];
-            for (int n : {256, 512, 768, 2048 + 256}) {
+            // Block types need multiples of their block; float types also odd tails.
+            std::vector<int> sizes = {256, 512, 768, 2048 + 256};
+            if (tr.block_size == 1) sizes.insert(sizes.end(), {1, 7, 15, 17, 33, 70});
+            for (int n : sizes) {
                 std::vector<float> w = random_floats(n, static_cast<uint32_t>(n), 0.7f);
                 w[3] = 0.0f;
                 std::vector<uint8_t> wq(static_cast<size_t>(n / tr.block_size * tr.block_bytes));

@@ -22,8 +22,11 @@ CpuFeatures detect() {
     __builtin_cpu_init();
     f.avx2_fma_f16c = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                       __builtin_cpu_supports("f16c");
-#elif defined(__aarch64__) && defined(__linux__)
+#elif defined(__aarch64__)
+    f.neon = true;
+#if defined(__linux__)
     f.neon_dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#endif
 #endif
     return f;
 }
@@ -39,11 +42,8 @@ std::string kernel_isa_name() {
     const CpuFeatures& f = cpu_features();
     if (f.avx2_fma_f16c) return "avx2";
     if (f.neon_dotprod) return "neon-dotprod";
-#if defined(__aarch64__)
-    return "neon";
-#else
+    if (f.neon) return "neon";
     return "scalar";
-#endif
 }
 
 }  // namespace edgelm

@@ -7,6 +7,7 @@ namespace edgelm {
 
 struct CpuFeatures {
     bool avx2_fma_f16c = false;  // x86-64: AVX2 + FMA + F16C (Haswell, Zen and later)
+    bool neon = false;           // aarch64: Advanced SIMD (every aarch64 CPU)
     bool neon_dotprod = false;   // aarch64: SDOT/UDOT (Armv8.2-A dotprod)
 };
 

@@ -108,8 +108,9 @@ std::vector<KernelVariant> kernel_variants(DType t) {
         }
     }
 #elif defined(__aarch64__)
-    // NEON is part of aarch64: "neon" always; "neon-dotprod" adds SDOT for the quantized
-    // dot products where the CPU has it.
+    // NEON is part of aarch64: "neon" unless EDGELM_KERNELS=scalar; "neon-dotprod" adds
+    // SDOT for the quantized dot products where the CPU has it.
+    if (!cpu_features().neon) return v;
     const KernelVariant s = v.front();
     const bool dotprod = cpu_features().neon_dotprod;
     switch (t) {

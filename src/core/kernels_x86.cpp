@@ -64,7 +64,7 @@ EDGELM_AVX2 float f32_dot_avx2(int64_t n, const void* row, const void* act) {
         i += 8;
     }
     float sum = hsum(_mm256_add_ps(a0, a1));
-    for (; i < n; ++i) sum += w[i] * x[i];
+    for (; i < n; ++i) sum = std::fma(w[i], x[i], sum);  // fused, as in dot4 and rows4
     return sum;
 }
 
@@ -82,7 +82,7 @@ EDGELM_AVX2 float f16_dot_avx2(int64_t n, const void* row, const void* act) {
         i += 8;
     }
     float sum = hsum(_mm256_add_ps(a0, a1));
-    for (; i < n; ++i) sum += f16(w[i]) * x[i];
+    for (; i < n; ++i) sum = std::fma(f16(w[i]), x[i], sum);
     return sum;
 }
 
@@ -97,7 +97,7 @@ EDGELM_AVX2 float bf16_dot_avx2(int64_t n, const void* row, const void* act) {
     }
     for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
     float sum = hsum(_mm256_add_ps(a0, a1));
-    for (; i < n; ++i) sum += bf16_to_f32(w[i]) * x[i];
+    for (; i < n; ++i) sum = std::fma(bf16_to_f32(w[i]), x[i], sum);
     return sum;
 }
 
@@ -210,7 +210,7 @@ EDGELM_AVX2 void f32_dot4_avx2(int64_t n, const void* row, const void* act, size
     hsum4(_mm256_add_ps(a[0][0], a[0][1]), _mm256_add_ps(a[1][0], a[1][1]),
           _mm256_add_ps(a[2][0], a[2][1]), _mm256_add_ps(a[3][0], a[3][1]), out);
     for (; i < n; ++i)
-        for (int k = 0; k < 4; ++k) out[k] += w[i] * x[k][i];
+        for (int k = 0; k < 4; ++k) out[k] = std::fma(w[i], x[k][i], out[k]);
 }
 
 EDGELM_AVX2 void f16_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride,
@@ -239,7 +239,7 @@ EDGELM_AVX2 void f16_dot4_avx2(int64_t n, const void* row, const void* act, size
     hsum4(_mm256_add_ps(a[0][0], a[0][1]), _mm256_add_ps(a[1][0], a[1][1]),
           _mm256_add_ps(a[2][0], a[2][1]), _mm256_add_ps(a[3][0], a[3][1]), out);
     for (; i < n; ++i)
-        for (int k = 0; k < 4; ++k) out[k] += f16(w[i]) * x[k][i];
+        for (int k = 0; k < 4; ++k) out[k] = std::fma(f16(w[i]), x[k][i], out[k]);
 }
 
 namespace {
@@ -312,7 +312,7 @@ EDGELM_AVX2 void f32_rows4_avx2(int64_t n, const void* row, size_t row_bytes, co
     hsum4(_mm256_add_ps(a[0][0], a[0][1]), _mm256_add_ps(a[1][0], a[1][1]),
           _mm256_add_ps(a[2][0], a[2][1]), _mm256_add_ps(a[3][0], a[3][1]), out);
     for (; i < n; ++i)
-        for (int k = 0; k < 4; ++k) out[k] += w[k][i] * x[i];
+        for (int k = 0; k < 4; ++k) out[k] = std::fma(w[k][i], x[i], out[k]);
 }
 
 EDGELM_AVX2 void f16_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act,
@@ -338,7 +338,7 @@ EDGELM_AVX2 void f16_rows4_avx2(int64_t n, const void* row, size_t row_bytes, co
     hsum4(_mm256_add_ps(a[0][0], a[0][1]), _mm256_add_ps(a[1][0], a[1][1]),
           _mm256_add_ps(a[2][0], a[2][1]), _mm256_add_ps(a[3][0], a[3][1]), out);
     for (; i < n; ++i)
-        for (int k = 0; k < 4; ++k) out[k] += f16(w[k][i]) * x[i];
+        for (int k = 0; k < 4; ++k) out[k] = std::fma(f16(w[k][i]), x[i], out[k]);
 }
 
 namespace {

@@ -54,7 +54,7 @@ VectorOps pick_vector_ops() {
         ops.swiglu = x86::swiglu_avx2;
     }
 #elif defined(__aarch64__)
-    ops.axpy = arm::axpy_neon;
+    if (cpu_features().neon) ops.axpy = arm::axpy_neon;
 #endif
     return ops;
 }
