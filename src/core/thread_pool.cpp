@@ -51,15 +51,15 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::run_share(int index) {
     try {
-        if (all_fn_) {
-            (*all_fn_)(index, n_threads_);
+        if (all_fn_.call) {
+            all_fn_.call(all_fn_.ctx, index, n_threads_);
             return;
         }
         // Thread `index` takes the index-th of n_threads_ near-equal slices, in grains.
         const int64_t units = (n_ + grain_ - 1) / grain_;
         const int64_t begin = units * index / n_threads_ * grain_;
         const int64_t end = std::min(n_, units * (index + 1) / n_threads_ * grain_);
-        if (begin < end) (*fn_)(begin, end);
+        if (begin < end) fn_.call(fn_.ctx, begin, end);
     } catch (...) {
         std::lock_guard<std::mutex> lock(error_mu_);
         if (!error_) error_ = std::current_exception();
@@ -103,31 +103,30 @@ void ThreadPool::dispatch() {
     }
     run_share(0);
     for (int spins = 0; remaining_.load(std::memory_order_acquire) > 0; ++spins) backoff(spins);
-    fn_ = nullptr;
-    all_fn_ = nullptr;
+    fn_ = {nullptr, nullptr};
+    all_fn_ = {nullptr, nullptr};
     if (error_) std::rethrow_exception(error_);
 }
 
-void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn,
-                              int64_t grain) {
+void ThreadPool::parallel_for_impl(int64_t n, RangeFn fn, int64_t grain) {
     if (n <= 0) return;
     if (grain < 1) grain = 1;
     if (n_threads_ == 1 || n <= grain) {
-        fn(0, n);
+        fn.call(fn.ctx, 0, n);
         return;
     }
-    fn_ = &fn;
+    fn_ = fn;
     n_ = n;
     grain_ = grain;
     dispatch();
 }
 
-void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
+void ThreadPool::run_on_all_impl(ThreadFn fn) {
     if (n_threads_ == 1) {
-        fn(0, 1);
+        fn.call(fn.ctx, 0, 1);
         return;
     }
-    all_fn_ = &fn;
+    all_fn_ = fn;
     dispatch();
 }
 

@@ -13,9 +13,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace edgelm {
@@ -32,14 +32,43 @@ class ThreadPool {
 
     // Calls fn(begin, end) on disjoint ranges covering [0, n), split evenly across the
     // threads in multiples of `grain`. Returns when all ranges are done. The first
-    // exception thrown by fn is rethrown here. Not reentrant.
-    void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn,
-                      int64_t grain = 1);
+    // exception thrown by fn is rethrown here. Not reentrant. `fn` is passed by
+    // reference (no std::function), so a call allocates nothing.
+    template <typename F>
+    void parallel_for(int64_t n, F&& fn, int64_t grain = 1) {
+        parallel_for_impl(n, RangeFn{erase(&fn), &call_range<std::remove_reference_t<F>>}, grain);
+    }
 
     // Calls fn(thread_index, n_threads) once on every thread.
-    void run_on_all(const std::function<void(int, int)>& fn);
+    template <typename F>
+    void run_on_all(F&& fn) {
+        run_on_all_impl(ThreadFn{erase(&fn), &call_thread<std::remove_reference_t<F>>});
+    }
 
   private:
+    // Non-owning references to callables: a context pointer and a trampoline.
+    struct RangeFn {
+        void* ctx;
+        void (*call)(void*, int64_t, int64_t);
+    };
+    struct ThreadFn {
+        void* ctx;
+        void (*call)(void*, int, int);
+    };
+    template <typename T>
+    static void* erase(T* p) {
+        return const_cast<void*>(static_cast<const void*>(p));
+    }
+    template <typename F>
+    static void call_range(void* ctx, int64_t b, int64_t e) {
+        (*static_cast<F*>(ctx))(b, e);
+    }
+    template <typename F>
+    static void call_thread(void* ctx, int t, int n) {
+        (*static_cast<F*>(ctx))(t, n);
+    }
+    void parallel_for_impl(int64_t n, RangeFn fn, int64_t grain);
+    void run_on_all_impl(ThreadFn fn);
     void worker_loop(int index);
     void run_share(int index);
     void dispatch();
@@ -55,8 +84,8 @@ class ThreadPool {
     std::condition_variable cv_;
 
     // The current job, published by the release increment of generation_.
-    const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
-    const std::function<void(int, int)>* all_fn_ = nullptr;
+    RangeFn fn_{nullptr, nullptr};
+    ThreadFn all_fn_{nullptr, nullptr};
     int64_t n_ = 0, grain_ = 1;
     std::mutex error_mu_;
     std::exception_ptr error_;

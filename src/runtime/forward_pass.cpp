@@ -14,18 +14,6 @@
 
 namespace edgelm {
 
-void Session::for_tokens(int n, const std::function<void(int)>& fn) {
-    // A prompt batch spreads its per-token work over the pool; a decoded token (or a
-    // handful) runs it inline, where waking the pool would cost more than the work.
-    if (n < 8) {
-        for (int t = 0; t < n; ++t) fn(t);
-        return;
-    }
-    pool_.parallel_for(n, [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) fn(static_cast<int>(t));
-    });
-}
-
 ActivationRows& Session::activations(const float* x, int n, int64_t cols, DType act_type) {
     ActivationRows& a = act_type == DType::F32 ? act_f32_ : act_q8_;
     a.prepare(x, n, cols, cols, act_type);

@@ -3,7 +3,6 @@
 // One Session is used by one thread at a time; run many sessions on one Model.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -58,7 +57,17 @@ class Session {
                        float* logits_out);
     void matmul(const WeightMatrix& w, const ActivationRows& act, float* out, int64_t out_stride);
     ActivationRows& activations(const float* x, int n, int64_t cols, DType act_type);
-    void for_tokens(int n, const std::function<void(int)>& fn);
+    // Runs fn(t) for tokens t < n: inline for a handful (decoding), else across the pool.
+    template <typename F>
+    void for_tokens(int n, F&& fn) {
+        if (n < 8) {
+            for (int t = 0; t < n; ++t) fn(t);
+            return;
+        }
+        pool_.parallel_for(n, [&](int64_t t0, int64_t t1) {
+            for (int64_t t = t0; t < t1; ++t) fn(static_cast<int>(t));
+        });
+    }
 
     static constexpr int kMaxBatch = 64;
 
