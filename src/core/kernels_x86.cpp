@@ -259,6 +259,8 @@ EDGELM_AVX2 void q8_0_rows4_avx2(int64_t n, const void* row, size_t row_bytes, c
     for (int64_t i = 0; i < n / kQK8_0; ++i) {
         const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
         const float dx = f16(x[i].d);
+        for (int k = 0; k < 4; ++k)
+            _mm_prefetch(reinterpret_cast<const char*>(w[k] + i) + 4 * row_bytes, _MM_HINT_T0);
         for (int k = 0; k < 4; ++k) {
             const __m256i p =
                 dot_i8x32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[k][i].qs)), xq);
@@ -279,6 +281,8 @@ EDGELM_AVX2 void q4_0_rows4_avx2(int64_t n, const void* row, size_t row_bytes, c
     for (int64_t i = 0; i < n / kQK4_0; ++i) {
         const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
         const float dx = f16(x[i].d);
+        for (int k = 0; k < 4; ++k)
+            _mm_prefetch(reinterpret_cast<const char*>(w[k] + i) + 4 * row_bytes, _MM_HINT_T0);
         for (int k = 0; k < 4; ++k) {
             const __m256i p = dot_i8x32(unpack_q4_0(w[k][i].qs), xq);
             acc[k] =
@@ -298,6 +302,8 @@ EDGELM_AVX2 void f32_rows4_avx2(int64_t n, const void* row, size_t row_bytes, co
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+        for (int k = 0; k < 4; ++k)
+            _mm_prefetch(reinterpret_cast<const char*>(w[k] + i) + 4 * row_bytes, _MM_HINT_T0);
         for (int k = 0; k < 4; ++k) {
             a[k][0] = _mm256_fmadd_ps(_mm256_loadu_ps(w[k] + i), x0, a[k][0]);
             a[k][1] = _mm256_fmadd_ps(_mm256_loadu_ps(w[k] + i + 8), x1, a[k][1]);
@@ -325,6 +331,9 @@ EDGELM_AVX2 void f16_rows4_avx2(int64_t n, const void* row, size_t row_bytes, co
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+        // Weight rows stream from memory once per token: fetch the next four rows early.
+        for (int k = 0; k < 4; ++k)
+            _mm_prefetch(reinterpret_cast<const char*>(w[k] + i) + 4 * row_bytes, _MM_HINT_T0);
         for (int k = 0; k < 4; ++k) {
             a[k][0] = _mm256_fmadd_ps(load_f16x8(w[k] + i), x0, a[k][0]);
             a[k][1] = _mm256_fmadd_ps(load_f16x8(w[k] + i + 8), x1, a[k][1]);
