@@ -48,7 +48,7 @@ const std::array<TypeTraits, 6> kScalarTraits = {{
     {DType::Q4_0, "q4_0", kQK4_0, sizeof(BlockQ4_0), ref::q4_0_to_float, ref::q4_0_from_float,
      ref::q4_0_dot, DType::Q8_0, nullptr, nullptr},
     {DType::Q6_K, "q6_K", kQK_K, sizeof(BlockQ6_K), ref::q6_k_to_float, nullptr, ref::q6_k_dot,
-     DType::F32, nullptr, nullptr},
+     DType::Q8_0, nullptr, nullptr},
 }};
 
 // The scalar table with each function replaced by the best variant this CPU runs.
@@ -102,6 +102,9 @@ std::vector<KernelVariant> kernel_variants(DType t) {
             case DType::Q4_0:
                 v.push_back({"avx2", s.to_float, s.from_float, x86::q4_0_dot_avx2,
                              x86::q4_0_dot4_avx2, x86::q4_0_rows4_avx2});
+                break;
+            case DType::Q6_K:
+                v.push_back({"avx2", s.to_float, nullptr, x86::q6_k_dot_avx2, nullptr, nullptr});
                 break;
             default:
                 break;

@@ -414,6 +414,48 @@ EDGELM_AVX2 void axpy_avx2(float* out, float a, const float* v, int n) {
     for (; i < n; ++i) out[i] += a * v[i];
 }
 
+// Q6_K weights against Q8_0 activations (the scalar reference's arithmetic): per
+// 32-weight chunk, the 6-bit values are rebuilt from their 4 + 2 bit planes, multiplied
+// with the activation bytes (sign trick), and the int16 pair sums are weighted by the two
+// groups' int8 scales in one madd, before the float scale d * dx.
+EDGELM_AVX2 float q6_k_dot_avx2(int64_t n, const void* row, const void* act) {
+    const BlockQ6_K* b = static_cast<const BlockQ6_K*>(row);
+    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03),
+                  off = _mm256_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const float d = f16(b[i].d);
+        for (int half = 0; half < 2; ++half) {
+            const __m256i l0 =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].ql + half * 64));
+            const __m256i l1 =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].ql + half * 64 + 32));
+            const __m256i h =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh + half * 32));
+            const int8_t* sc = b[i].scales + half * 8;
+            const __m256i lo[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
+                                   _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
+            for (int j = 0; j < 4; ++j) {
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(h, 2 * j), m2);
+                const __m256i q =
+                    _mm256_sub_epi8(_mm256_or_si256(lo[j], _mm256_slli_epi16(hi, 4)), off);
+                const BlockQ8_0& xb = x[i * 8 + half * 4 + j];
+                const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs));
+                const __m256i p16 =
+                    _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xq, q));
+                // Lanes 0-7 hold the first 16 weights (group 2j), lanes 8-15 the next.
+                const __m256i scales =
+                    _mm256_setr_m128i(_mm_set1_epi16(sc[2 * j]), _mm_set1_epi16(sc[2 * j + 1]));
+                const __m256i p32 = _mm256_madd_epi16(p16, scales);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * f16(xb.d)), _mm256_cvtepi32_ps(p32), acc);
+            }
+        }
+    }
+    return hsum(acc);
+}
+
 EDGELM_AVX2 void q8_0_from_float_avx2(const float* src, void* dst, int64_t n) {
     BlockQ8_0* b = static_cast<BlockQ8_0*>(dst);
     const __m256 sign_mask = _mm256_set1_ps(-0.0f);

@@ -33,6 +33,7 @@ void softmax_avx2(float* x, int n);
 // out += a * v for n floats.
 void axpy_avx2(float* out, float a, const float* v, int n);
 
+float q6_k_dot_avx2(int64_t n, const void* row, const void* act);  // act: Q8_0 blocks
 void q8_0_from_float_avx2(const float* src, void* dst, int64_t n);
 void f16_to_float_avx2(const void* src, float* dst, int64_t n);
 

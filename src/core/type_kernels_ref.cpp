@@ -161,14 +161,36 @@ void q6_k_to_float(const void* src, float* dst, int64_t n) {
     }
 }
 
+// Against Q8_0 activations: each 32-weight chunk of a super-block (two groups of 16
+// with their own int8 scales) meets one activation block, and its integer sum
+// sum_g scale[g] * sum_i q_i * x_i is scaled by d * dx once.
 float q6_k_dot(int64_t n, const void* row, const void* act) {
     const BlockQ6_K* b = static_cast<const BlockQ6_K*>(row);
-    const float* x = static_cast<const float*>(act);
-    float w[kQK_K];
+    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
     float sum = 0;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
-        q6_k_to_float(b + i, w, kQK_K);
-        for (int j = 0; j < kQK_K; ++j) sum += w[j] * x[i * kQK_K + j];
+        const float d = f16_to_f32(b[i].d);
+        for (int half = 0; half < 2; ++half) {
+            const uint8_t* ql = b[i].ql + half * 64;
+            const uint8_t* qh = b[i].qh + half * 32;
+            const int8_t* sc = b[i].scales + half * 8;
+            for (int j = 0; j < 4; ++j) {  // chunk j holds elements 32j .. 32j + 31 of the half
+                const BlockQ8_0& xb = x[i * 8 + half * 4 + j];
+                int32_t isum = 0;
+                for (int g = 0; g < 2; ++g) {
+                    int32_t gsum = 0;
+                    for (int l = g * 16; l < g * 16 + 16; ++l) {
+                        const int lo = (j & 1) ? ql[l + 32] : ql[l];
+                        const int q = (((j < 2) ? (lo & 0x0F) : (lo >> 4)) |
+                                       (((qh[l] >> (2 * j)) & 3) << 4)) -
+                                      32;
+                        gsum += q * xb.qs[l];
+                    }
+                    isum += sc[g + 2 * j] * gsum;
+                }
+                sum += static_cast<float>(isum) * (d * f16_to_f32(xb.d));
+            }
+        }
     }
     return sum;
 }
