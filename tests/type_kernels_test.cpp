@@ -282,6 +282,17 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
                         EXPECT_EQ(four[k], v.dot(n, w4.data() + k * row_bytes, xq.data()))
                             << v.isa << " " << tr.name << " rows4[" << k << "] vs dot, n=" << n;
                 }
+                if (v.tile2x4) {
+                    // Two weight rows (wq twice) by four activation rows (xq four times).
+                    std::vector<uint8_t> w2(wq), x4;
+                    w2.insert(w2.end(), wq.begin(), wq.end());
+                    for (int k = 0; k < 4; ++k) x4.insert(x4.end(), xq.begin(), xq.end());
+                    float out8[8];
+                    v.tile2x4(n, w2.data(), wq.size(), x4.data(), xq.size(), out8, 2);
+                    const float single = v.dot(n, wq.data(), xq.data());
+                    for (float o : out8)
+                        EXPECT_EQ(o, single) << v.isa << " " << tr.name << " tile2x4 n=" << n;
+                }
                 if (v.dot4) {
                     // Four activation rows, each quantized by the scalar reference.
                     const size_t stride = xq.size();

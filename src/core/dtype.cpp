@@ -62,6 +62,7 @@ std::array<TypeTraits, 6> best_traits() {
         tr.dot = best.dot;
         tr.dot4 = best.dot4;
         tr.rows4 = best.rows4;
+        tr.tile2x4 = best.tile2x4;
     }
     return t;
 }
@@ -86,10 +87,12 @@ std::vector<KernelVariant> kernel_variants(DType t) {
             case DType::F32:
                 v.push_back({"avx2", s.to_float, s.from_float, x86::f32_dot_avx2,
                              x86::f32_dot4_avx2, x86::f32_rows4_avx2});
+                v.back().tile2x4 = x86::f32_tile2x4_avx2;
                 break;
             case DType::F16:
                 v.push_back({"avx2", x86::f16_to_float_avx2, s.from_float, x86::f16_dot_avx2,
                              x86::f16_dot4_avx2, x86::f16_rows4_avx2});
+                v.back().tile2x4 = x86::f16_tile2x4_avx2;
                 break;
             case DType::BF16:
                 v.push_back(

@@ -69,6 +69,10 @@ using Dot4Fn = void (*)(int64_t n, const void* row, const void* act, size_t stri
 // out[k] = dot(n, row + k * row_bytes, act) for k < 4: four weight rows against one
 // activation row (the inner kernel of decoding).
 using Rows4Fn = void (*)(int64_t n, const void* row, size_t row_bytes, const void* act, float* out);
+// out[k * out_stride + r] = dot(n, row + r * row_bytes, act + k * stride) for r < 2, k < 4:
+// the prompt kernel where loads, not multiplies, are the limit (float weights).
+using Tile2x4Fn = void (*)(int64_t n, const void* row, size_t row_bytes, const void* act,
+                           size_t stride, float* out, size_t out_stride);
 
 struct TypeTraits {
     DType type;
@@ -78,9 +82,10 @@ struct TypeTraits {
     ToFloatFn to_float;
     FromFloatFn from_float;  // round to nearest, ggml's reference rounding; null: decode only
     DotFn dot;
-    DType act_type;  // F32 for float weights, Q8_0 for the quantized ones
-    Dot4Fn dot4;     // null: use dot four times
-    Rows4Fn rows4;   // null: use dot four times
+    DType act_type;               // F32 for float weights, Q8_0 for the quantized ones
+    Dot4Fn dot4;                  // null: use dot four times
+    Rows4Fn rows4;                // null: use dot four times
+    Tile2x4Fn tile2x4 = nullptr;  // null: use dot4
 };
 
 // One implementation of a type's kernels on one instruction set (dot4 and rows4 give
@@ -93,6 +98,7 @@ struct KernelVariant {
     DotFn dot;
     Dot4Fn dot4;
     Rows4Fn rows4;
+    Tile2x4Fn tile2x4 = nullptr;
 };
 // The scalar reference first, then every SIMD variant compiled in and supported here.
 std::vector<KernelVariant> kernel_variants(DType t);

@@ -50,42 +50,6 @@ EDGELM_AVX2 inline __m256 load_bf16x8(const uint16_t* p) {
 
 }  // namespace
 
-EDGELM_AVX2 float f32_dot_avx2(int64_t n, const void* row, const void* act) {
-    const float* w = static_cast<const float*>(row);
-    const float* x = static_cast<const float*>(act);
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-    }
-    if (i + 8 <= n) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
-        i += 8;
-    }
-    float sum = hsum(_mm256_add_ps(a0, a1));
-    for (; i < n; ++i) sum = std::fma(w[i], x[i], sum);  // fused, as in dot4 and rows4
-    return sum;
-}
-
-EDGELM_AVX2 float f16_dot_avx2(int64_t n, const void* row, const void* act) {
-    const uint16_t* w = static_cast<const uint16_t*>(row);
-    const float* x = static_cast<const float*>(act);
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        a0 = _mm256_fmadd_ps(load_f16x8(w + i), _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(load_f16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-    }
-    if (i + 8 <= n) {
-        a0 = _mm256_fmadd_ps(load_f16x8(w + i), _mm256_loadu_ps(x + i), a0);
-        i += 8;
-    }
-    float sum = hsum(_mm256_add_ps(a0, a1));
-    for (; i < n; ++i) sum = std::fma(f16(w[i]), x[i], sum);
-    return sum;
-}
-
 EDGELM_AVX2 float bf16_dot_avx2(int64_t n, const void* row, const void* act) {
     const uint16_t* w = static_cast<const uint16_t*>(row);
     const float* x = static_cast<const float*>(act);
@@ -184,64 +148,6 @@ EDGELM_AVX2 void q4_0_dot4_avx2(int64_t n, const void* row, const void* act, siz
     hsum4(acc[0], acc[1], acc[2], acc[3], out);
 }
 
-EDGELM_AVX2 void f32_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride,
-                               float* out) {
-    const float* w = static_cast<const float*>(row);
-    const float* x[4];
-    for (int k = 0; k < 4; ++k)
-        x[k] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act) + k * stride);
-    // Two accumulators per row, as in the single-row kernel.
-    __m256 a[4][2];
-    for (auto& r : a) r[0] = r[1] = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m256 w0 = _mm256_loadu_ps(w + i), w1 = _mm256_loadu_ps(w + i + 8);
-        for (int k = 0; k < 4; ++k) {
-            a[k][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[k] + i), a[k][0]);
-            a[k][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x[k] + i + 8), a[k][1]);
-        }
-    }
-    if (i + 8 <= n) {
-        const __m256 w0 = _mm256_loadu_ps(w + i);
-        for (int k = 0; k < 4; ++k)
-            a[k][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[k] + i), a[k][0]);
-        i += 8;
-    }
-    hsum4(_mm256_add_ps(a[0][0], a[0][1]), _mm256_add_ps(a[1][0], a[1][1]),
-          _mm256_add_ps(a[2][0], a[2][1]), _mm256_add_ps(a[3][0], a[3][1]), out);
-    for (; i < n; ++i)
-        for (int k = 0; k < 4; ++k) out[k] = std::fma(w[i], x[k][i], out[k]);
-}
-
-EDGELM_AVX2 void f16_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride,
-                               float* out) {
-    const uint16_t* w = static_cast<const uint16_t*>(row);
-    const float* x[4];
-    for (int k = 0; k < 4; ++k)
-        x[k] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act) + k * stride);
-    // Two accumulators per row, as in the single-row kernel.
-    __m256 a[4][2];
-    for (auto& r : a) r[0] = r[1] = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m256 w0 = load_f16x8(w + i), w1 = load_f16x8(w + i + 8);
-        for (int k = 0; k < 4; ++k) {
-            a[k][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[k] + i), a[k][0]);
-            a[k][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x[k] + i + 8), a[k][1]);
-        }
-    }
-    if (i + 8 <= n) {
-        const __m256 w0 = load_f16x8(w + i);
-        for (int k = 0; k < 4; ++k)
-            a[k][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[k] + i), a[k][0]);
-        i += 8;
-    }
-    hsum4(_mm256_add_ps(a[0][0], a[0][1]), _mm256_add_ps(a[1][0], a[1][1]),
-          _mm256_add_ps(a[2][0], a[2][1]), _mm256_add_ps(a[3][0], a[3][1]), out);
-    for (; i < n; ++i)
-        for (int k = 0; k < 4; ++k) out[k] = std::fma(f16(w[i]), x[k][i], out[k]);
-}
-
 namespace {
 template <typename Block>
 EDGELM_AVX2 inline const Block* weight_row(const void* row, size_t row_bytes, int k) {
@@ -290,64 +196,6 @@ EDGELM_AVX2 void q4_0_rows4_avx2(int64_t n, const void* row, size_t row_bytes, c
         }
     }
     hsum4(acc[0], acc[1], acc[2], acc[3], out);
-}
-
-EDGELM_AVX2 void f32_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act,
-                                float* out) {
-    const float* x = static_cast<const float*>(act);
-    const float* w[4];
-    for (int k = 0; k < 4; ++k) w[k] = weight_row<float>(row, row_bytes, k);
-    __m256 a[4][2];
-    for (auto& r : a) r[0] = r[1] = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-        for (int k = 0; k < 4; ++k)
-            _mm_prefetch(reinterpret_cast<const char*>(w[k] + i) + 4 * row_bytes, _MM_HINT_T0);
-        for (int k = 0; k < 4; ++k) {
-            a[k][0] = _mm256_fmadd_ps(_mm256_loadu_ps(w[k] + i), x0, a[k][0]);
-            a[k][1] = _mm256_fmadd_ps(_mm256_loadu_ps(w[k] + i + 8), x1, a[k][1]);
-        }
-    }
-    if (i + 8 <= n) {
-        const __m256 x0 = _mm256_loadu_ps(x + i);
-        for (int k = 0; k < 4; ++k)
-            a[k][0] = _mm256_fmadd_ps(_mm256_loadu_ps(w[k] + i), x0, a[k][0]);
-        i += 8;
-    }
-    hsum4(_mm256_add_ps(a[0][0], a[0][1]), _mm256_add_ps(a[1][0], a[1][1]),
-          _mm256_add_ps(a[2][0], a[2][1]), _mm256_add_ps(a[3][0], a[3][1]), out);
-    for (; i < n; ++i)
-        for (int k = 0; k < 4; ++k) out[k] = std::fma(w[k][i], x[i], out[k]);
-}
-
-EDGELM_AVX2 void f16_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act,
-                                float* out) {
-    const float* x = static_cast<const float*>(act);
-    const uint16_t* w[4];
-    for (int k = 0; k < 4; ++k) w[k] = weight_row<uint16_t>(row, row_bytes, k);
-    __m256 a[4][2];
-    for (auto& r : a) r[0] = r[1] = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-        // Weight rows stream from memory once per token: fetch the next four rows early.
-        for (int k = 0; k < 4; ++k)
-            _mm_prefetch(reinterpret_cast<const char*>(w[k] + i) + 4 * row_bytes, _MM_HINT_T0);
-        for (int k = 0; k < 4; ++k) {
-            a[k][0] = _mm256_fmadd_ps(load_f16x8(w[k] + i), x0, a[k][0]);
-            a[k][1] = _mm256_fmadd_ps(load_f16x8(w[k] + i + 8), x1, a[k][1]);
-        }
-    }
-    if (i + 8 <= n) {
-        const __m256 x0 = _mm256_loadu_ps(x + i);
-        for (int k = 0; k < 4; ++k) a[k][0] = _mm256_fmadd_ps(load_f16x8(w[k] + i), x0, a[k][0]);
-        i += 8;
-    }
-    hsum4(_mm256_add_ps(a[0][0], a[0][1]), _mm256_add_ps(a[1][0], a[1][1]),
-          _mm256_add_ps(a[2][0], a[2][1]), _mm256_add_ps(a[3][0], a[3][1]), out);
-    for (; i < n; ++i)
-        for (int k = 0; k < 4; ++k) out[k] = std::fma(f16(w[k][i]), x[i], out[k]);
 }
 
 namespace {
@@ -403,6 +251,140 @@ EDGELM_AVX2 void softmax_avx2(float* x, int n) {
     for (i = 0; i + 8 <= n; i += 8)
         _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
     for (; i < n; ++i) x[i] *= 1.0f / sum;
+}
+
+// Float weights (f32 or f16) against f32 activations. Every output of every shape (one
+// row, 1x4, 4x1, 2x4) uses one accumulator over 8-element steps, the same horizontal
+// sum and the same fused scalar tail, so all shapes give bit-identical results.
+namespace {
+EDGELM_AVX2 inline __m256 load_w8(const float* p) {
+    return _mm256_loadu_ps(p);
+}
+EDGELM_AVX2 inline __m256 load_w8(const uint16_t* p) {
+    return load_f16x8(p);
+}
+EDGELM_AVX2 inline float w_at(const float* p, int64_t i) {
+    return p[i];
+}
+EDGELM_AVX2 inline float w_at(const uint16_t* p, int64_t i) {
+    return f16(p[i]);
+}
+
+template <typename W>
+EDGELM_AVX2 inline const W* w_row(const void* row, size_t row_bytes, int k) {
+    return reinterpret_cast<const W*>(static_cast<const uint8_t*>(row) + k * row_bytes);
+}
+EDGELM_AVX2 inline const float* x_row(const void* act, size_t stride, int k) {
+    return reinterpret_cast<const float*>(static_cast<const uint8_t*>(act) + k * stride);
+}
+
+template <typename W>
+EDGELM_AVX2 float float_dot(int64_t n, const void* row, const void* act) {
+    const W* w = static_cast<const W*>(row);
+    const float* x = static_cast<const float*>(act);
+    __m256 a = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) a = _mm256_fmadd_ps(load_w8(w + i), _mm256_loadu_ps(x + i), a);
+    float sum = hsum(a);
+    for (; i < n; ++i) sum = std::fma(w_at(w, i), x[i], sum);
+    return sum;
+}
+
+template <typename W>
+EDGELM_AVX2 void float_dot4(int64_t n, const void* row, const void* act, size_t stride,
+                            float* out) {
+    const W* w = static_cast<const W*>(row);
+    const float* x[4] = {x_row(act, stride, 0), x_row(act, stride, 1), x_row(act, stride, 2),
+                         x_row(act, stride, 3)};
+    __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 wv = load_w8(w + i);
+        for (int k = 0; k < 4; ++k) a[k] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[k] + i), a[k]);
+    }
+    hsum4(a[0], a[1], a[2], a[3], out);
+    for (; i < n; ++i)
+        for (int k = 0; k < 4; ++k) out[k] = std::fma(w_at(w, i), x[k][i], out[k]);
+}
+
+template <typename W>
+EDGELM_AVX2 void float_rows4(int64_t n, const void* row, size_t row_bytes, const void* act,
+                             float* out) {
+    const float* x = static_cast<const float*>(act);
+    const W* w[4] = {w_row<W>(row, row_bytes, 0), w_row<W>(row, row_bytes, 1),
+                     w_row<W>(row, row_bytes, 2), w_row<W>(row, row_bytes, 3)};
+    __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + i);
+        for (int k = 0; k < 4; ++k) {
+            // Weight rows stream from memory once per token: fetch the next four early.
+            _mm_prefetch(reinterpret_cast<const char*>(w[k] + i) + 4 * row_bytes, _MM_HINT_T0);
+            a[k] = _mm256_fmadd_ps(load_w8(w[k] + i), xv, a[k]);
+        }
+    }
+    hsum4(a[0], a[1], a[2], a[3], out);
+    for (; i < n; ++i)
+        for (int k = 0; k < 4; ++k) out[k] = std::fma(w_at(w[k], i), x[i], out[k]);
+}
+
+// Two weight rows by four activation rows: 8 accumulators, each weight and activation
+// load used 4 and 2 times (prompt processing is load-bound with one row at a time).
+template <typename W>
+EDGELM_AVX2 void float_tile2x4(int64_t n, const void* row, size_t row_bytes, const void* act,
+                               size_t stride, float* out, size_t out_stride) {
+    const W* w[2] = {w_row<W>(row, row_bytes, 0), w_row<W>(row, row_bytes, 1)};
+    const float* x[4] = {x_row(act, stride, 0), x_row(act, stride, 1), x_row(act, stride, 2),
+                         x_row(act, stride, 3)};
+    __m256 a[2][4];
+    for (auto& r : a)
+        for (auto& v : r) v = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 w0 = load_w8(w[0] + i), w1 = load_w8(w[1] + i);
+        for (int k = 0; k < 4; ++k) {
+            const __m256 xv = _mm256_loadu_ps(x[k] + i);
+            a[0][k] = _mm256_fmadd_ps(w0, xv, a[0][k]);
+            a[1][k] = _mm256_fmadd_ps(w1, xv, a[1][k]);
+        }
+    }
+    for (int r = 0; r < 2; ++r) {
+        float o[4];
+        hsum4(a[r][0], a[r][1], a[r][2], a[r][3], o);
+        for (int64_t j = i; j < n; ++j)
+            for (int k = 0; k < 4; ++k) o[k] = std::fma(w_at(w[r], j), x[k][j], o[k]);
+        for (int k = 0; k < 4; ++k) out[k * out_stride + r] = o[k];
+    }
+}
+}  // namespace
+
+float f32_dot_avx2(int64_t n, const void* row, const void* act) {
+    return float_dot<float>(n, row, act);
+}
+float f16_dot_avx2(int64_t n, const void* row, const void* act) {
+    return float_dot<uint16_t>(n, row, act);
+}
+void f32_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride, float* out) {
+    float_dot4<float>(n, row, act, stride, out);
+}
+void f16_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride, float* out) {
+    float_dot4<uint16_t>(n, row, act, stride, out);
+}
+void f32_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, float* out) {
+    float_rows4<float>(n, row, row_bytes, act, out);
+}
+void f16_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, float* out) {
+    float_rows4<uint16_t>(n, row, row_bytes, act, out);
+}
+void f32_tile2x4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, size_t stride,
+                      float* out, size_t out_stride) {
+    float_tile2x4<float>(n, row, row_bytes, act, stride, out, out_stride);
+}
+void f16_tile2x4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, size_t stride,
+                      float* out, size_t out_stride) {
+    float_tile2x4<uint16_t>(n, row, row_bytes, act, stride, out, out_stride);
 }
 
 EDGELM_AVX2 void axpy_avx2(float* out, float a, const float* v, int n) {

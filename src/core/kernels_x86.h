@@ -30,6 +30,12 @@ void q4_0_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* a
 void swiglu_avx2(float* gate, const float* up, int n);
 // x[i] = exp(x[i] - max) / sum, in place.
 void softmax_avx2(float* x, int n);
+// out[k * out_stride + r] = dot of weight row r (row + r * row_bytes, r < 2) with
+// activation row k (act + k * stride, k < 4): the prompt kernel for float weights.
+void f32_tile2x4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, size_t stride,
+                      float* out, size_t out_stride);
+void f16_tile2x4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, size_t stride,
+                      float* out, size_t out_stride);
 // out += a * v for n floats.
 void axpy_avx2(float* out, float a, const float* v, int n);
 

@@ -139,6 +139,17 @@ void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, i
             }
         }
     }
+    if (n >= 4 && w.traits->tile2x4) {
+        // Prompt batches of float weights: two rows by four tokens at a time.
+        const int n4 = n / 4 * 4;
+        for (; r + 2 <= r1; r += 2)
+            for (int t = 0; t < n4; t += 4)
+                w.traits->tile2x4(w.cols, w.row(r), w.row_bytes, act.row(t), stride,
+                                  out + t * out_stride + (r - r0), static_cast<size_t>(out_stride));
+        for (int64_t rr = r0; rr < r; ++rr)
+            for (int t = n4; t < n; ++t)
+                out[t * out_stride + (rr - r0)] = dot(w.cols, w.row(rr), act.row(t));
+    }
     for (; r < r1; ++r) {
         const uint8_t* row = w.row(r);
         float* o = out + (r - r0);
