@@ -21,18 +21,7 @@ inline std::string temp_path(const std::string& name) {
 
 inline ModelConfig tiny_config(int dim, int layers, int heads, int kv_heads, int ffn, int vocab,
                                int ctx, bool tied) {
-    ModelConfig c;
-    c.dim = dim;
-    c.n_layers = layers;
-    c.n_heads = heads;
-    c.n_kv_heads = kv_heads;
-    c.head_dim = dim / heads;
-    c.rope_dim = c.head_dim;
-    c.ffn_dim = ffn;
-    c.vocab = vocab;
-    c.ctx = ctx;
-    c.tied_output = tied;
-    return c;
+    return ModelConfig::llama(dim, layers, heads, kv_heads, ffn, vocab, ctx, tied);
 }
 
 struct TestModel {

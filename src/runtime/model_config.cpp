@@ -41,6 +41,22 @@ void ModelConfig::validate() const {
          "a dimension is larger than edgelm supports");
 }
 
+ModelConfig ModelConfig::llama(int dim, int layers, int heads, int kv_heads, int ffn, int vocab,
+                               int ctx, bool tied_output) {
+    ModelConfig c;
+    c.dim = dim;
+    c.n_layers = layers;
+    c.n_heads = heads;
+    c.n_kv_heads = kv_heads;
+    c.head_dim = heads > 0 ? dim / heads : 0;
+    c.rope_dim = c.head_dim;
+    c.ffn_dim = ffn;
+    c.vocab = vocab;
+    c.ctx = ctx;
+    c.tied_output = tied_output;
+    return c;
+}
+
 ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     ModelConfig c;
     auto arch = f.get_string(keys::kArchitecture);

@@ -34,6 +34,11 @@ struct ModelConfig {
     // Throws ArgumentError describing the first inconsistency.
     void validate() const;
 
+    // A llama shape with head_dim = dim / heads, full rotary dimensions, default RoPE
+    // base and norm epsilon.
+    static ModelConfig llama(int dim, int layers, int heads, int kv_heads, int ffn, int vocab,
+                             int ctx, bool tied_output);
+
     // Reads {arch}.* keys. Throws FormatError naming the key when one is missing or bad.
     static ModelConfig from_gguf(const GgufFile& file);
     void to_gguf(GgufWriter& writer) const;

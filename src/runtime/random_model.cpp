@@ -32,28 +32,13 @@ class NormalStream {
     uint64_t state_;
 };
 
-ModelConfig shape(int dim, int layers, int heads, int kv_heads, int ffn, int vocab, int ctx) {
-    ModelConfig c;
-    c.dim = dim;
-    c.n_layers = layers;
-    c.n_heads = heads;
-    c.n_kv_heads = kv_heads;
-    c.head_dim = dim / heads;
-    c.rope_dim = c.head_dim;
-    c.ffn_dim = ffn;
-    c.vocab = vocab;
-    c.ctx = ctx;
-    c.tied_output = true;
-    return c;
-}
-
 }  // namespace
 
 ModelConfig preset_config(const std::string& name) {
-    if (name == "260k") return shape(64, 5, 8, 4, 172, 512, 512);
-    if (name == "15m") return shape(288, 6, 6, 6, 768, 32000, 256);
-    if (name == "42m") return shape(512, 8, 8, 8, 1376, 32000, 1024);
-    if (name == "110m") return shape(768, 12, 12, 12, 2048, 32000, 1024);
+    if (name == "260k") return ModelConfig::llama(64, 5, 8, 4, 172, 512, 512, true);
+    if (name == "15m") return ModelConfig::llama(288, 6, 6, 6, 768, 32000, 256, true);
+    if (name == "42m") return ModelConfig::llama(512, 8, 8, 8, 1376, 32000, 1024, true);
+    if (name == "110m") return ModelConfig::llama(768, 12, 12, 12, 2048, 32000, 1024, true);
     throw ArgumentError("unknown preset '" + name + "' (choose 260k, 15m, 42m or 110m)");
 }
 

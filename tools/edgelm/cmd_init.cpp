@@ -31,16 +31,8 @@ void run_init(const InitOptions& o) {
         if (o.dim % o.heads != 0)
             throw ArgumentError("init: --dim " + std::to_string(o.dim) +
                                 " is not a multiple of --heads " + std::to_string(o.heads));
-        c.dim = o.dim;
-        c.n_layers = o.layers;
-        c.n_heads = o.heads;
-        c.n_kv_heads = o.kv_heads ? o.kv_heads : o.heads;
-        c.head_dim = o.dim / o.heads;
-        c.rope_dim = c.head_dim;
-        c.ffn_dim = o.ffn;
-        c.vocab = o.vocab;
-        c.ctx = o.ctx;
-        c.tied_output = true;
+        c = ModelConfig::llama(o.dim, o.layers, o.heads, o.kv_heads ? o.kv_heads : o.heads, o.ffn,
+                               o.vocab, o.ctx, true);
     }
     auto type = runnable_dtype_from_name(o.type);
     if (!type)
