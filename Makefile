@@ -9,7 +9,7 @@ CMAKE_FLAGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the build, tests and demo need (see docs/dependencies.md).
-APT_PACKAGES := cmake ninja-build g++ pkg-config libhwy-dev libcli11-dev nlohmann-json3-dev \
+APT_PACKAGES := cmake ninja-build g++ pkg-config libcli11-dev nlohmann-json3-dev \
 	libgtest-dev libgmock-dev libsentencepiece-dev npm
 
 # For `make test-arm` only: the aarch64 cross compiler, qemu user emulation, and
