@@ -319,11 +319,12 @@ EDGELM_AVX2 void float_rows4(int64_t n, const void* row, size_t row_bytes, const
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 xv = _mm256_loadu_ps(x + i);
-        for (int k = 0; k < 4; ++k) {
-            // Weight rows stream from memory once per token: fetch the next four early.
-            _mm_prefetch(reinterpret_cast<const char*>(w[k] + i) + 4 * row_bytes, _MM_HINT_T0);
-            a[k] = _mm256_fmadd_ps(load_w8(w[k] + i), xv, a[k]);
-        }
+        // Weight rows stream from memory once per token: fetch the next four early, one
+        // prefetch per 64-byte line.
+        if ((i * static_cast<int64_t>(sizeof(W))) % 64 == 0)
+            for (int k = 0; k < 4; ++k)
+                _mm_prefetch(reinterpret_cast<const char*>(w[k] + i) + 4 * row_bytes, _MM_HINT_T0);
+        for (int k = 0; k < 4; ++k) a[k] = _mm256_fmadd_ps(load_w8(w[k] + i), xv, a[k]);
     }
     hsum4(a[0], a[1], a[2], a[3], out);
     for (; i < n; ++i)
