@@ -65,42 +65,6 @@ EDGELM_AVX2 float bf16_dot_avx2(int64_t n, const void* row, const void* act) {
     return sum;
 }
 
-EDGELM_AVX2 float q8_0_dot_avx2(int64_t n, const void* row, const void* act) {
-    const BlockQ8_0* w = static_cast<const BlockQ8_0*>(row);
-    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / kQK8_0; ++i) {
-        const __m256i p = dot_i8x32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs)),
-                                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs)));
-        acc =
-            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(x[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    return hsum(acc);
-}
-
-namespace {
-// 32 Q4_0 weights as signed bytes in [-8, 7], in element order (low nibbles are elements
-// 0..15, high nibbles 16..31).
-EDGELM_AVX2 inline __m256i unpack_q4_0(const uint8_t* qs) {
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-    return _mm256_sub_epi8(_mm256_and_si256(both, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));
-}
-}  // namespace
-
-EDGELM_AVX2 float q4_0_dot_avx2(int64_t n, const void* row, const void* act) {
-    const BlockQ4_0* w = static_cast<const BlockQ4_0*>(row);
-    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / kQK4_0; ++i) {
-        const __m256i p = dot_i8x32(unpack_q4_0(w[i].qs),
-                                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs)));
-        acc =
-            _mm256_fmadd_ps(_mm256_set1_ps(f16(w[i].d) * f16(x[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    return hsum(acc);
-}
-
 namespace {
 // out[k] = hsum(a[k]) for four vectors at once, in hsum's order.
 EDGELM_AVX2 inline void hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3, float* out) {
@@ -112,90 +76,94 @@ EDGELM_AVX2 inline void hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3, float*
     _mm_storeu_ps(out, _mm_add_ps(_mm_add_ps(r0, r2), _mm_add_ps(r1, r3)));
 }
 
-EDGELM_AVX2 inline const BlockQ8_0* act_row(const void* act, size_t stride, int k) {
-    return reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(act) + k * stride);
+// Row k of a matrix whose rows are `row_bytes` apart.
+template <typename T>
+inline const T* row_at(const void* base, size_t row_bytes, int k) {
+    return reinterpret_cast<const T*>(static_cast<const uint8_t*>(base) + k * row_bytes);
 }
 
-// One block of four activation rows against weights `wq` with weight scale dw.
-EDGELM_AVX2 inline void q8_block4(__m256i wq, float dw, const void* act, size_t stride, int64_t i,
-                                  __m256 acc[4]) {
-    for (int k = 0; k < 4; ++k) {
-        const BlockQ8_0& x = act_row(act, stride, k)[i];
-        const __m256i p = dot_i8x32(wq, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs)));
-        acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(x.d)), _mm256_cvtepi32_ps(p), acc[k]);
-    }
-}
-}  // namespace
-
-EDGELM_AVX2 void q8_0_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride,
-                                float* out) {
-    const BlockQ8_0* w = static_cast<const BlockQ8_0*>(row);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    for (int64_t i = 0; i < n / kQK8_0; ++i)
-        q8_block4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs)), f16(w[i].d), act,
-                  stride, i, acc);
-    hsum4(acc[0], acc[1], acc[2], acc[3], out);
+EDGELM_AVX2 inline __m256i load_i8x32(const int8_t* p) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
 }
 
-EDGELM_AVX2 void q4_0_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride,
-                                float* out) {
-    const BlockQ4_0* w = static_cast<const BlockQ4_0*>(row);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    for (int64_t i = 0; i < n / kQK4_0; ++i)
-        q8_block4(unpack_q4_0(w[i].qs), f16(w[i].d), act, stride, i, acc);
-    hsum4(acc[0], acc[1], acc[2], acc[3], out);
+// The 32 weights of a quantized block as signed bytes, in element order. Q4_0: low
+// nibbles are elements 0..15, high nibbles 16..31, each minus 8.
+EDGELM_AVX2 inline __m256i block_weights(const BlockQ8_0& b) {
+    return load_i8x32(b.qs);
+}
+EDGELM_AVX2 inline __m256i block_weights(const BlockQ4_0& b) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+    return _mm256_sub_epi8(_mm256_and_si256(both, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));
 }
 
-namespace {
+// acc += (dw * dx) * (w . x) for one block of weights against one Q8_0 activation block.
 template <typename Block>
-EDGELM_AVX2 inline const Block* weight_row(const void* row, size_t row_bytes, int k) {
-    return reinterpret_cast<const Block*>(static_cast<const uint8_t*>(row) + k * row_bytes);
+EDGELM_AVX2 inline __m256 block_fma(const Block& w, const BlockQ8_0& x, __m256 acc) {
+    const __m256i p = dot_i8x32(block_weights(w), load_i8x32(x.qs));
+    return _mm256_fmadd_ps(_mm256_set1_ps(f16(w.d) * f16(x.d)), _mm256_cvtepi32_ps(p), acc);
+}
+
+// Quantized weights (Q8_0, Q4_0) against Q8_0 activations. Every output of every shape
+// accumulates its blocks in order in one register and ends with hsum's order, so the
+// shapes give bit-identical results.
+template <typename Block>
+EDGELM_AVX2 float quant_dot(int64_t n, const void* row, const void* act) {
+    const Block* w = static_cast<const Block*>(row);
+    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / 32; ++i) acc = block_fma(w[i], x[i], acc);
+    return hsum(acc);
+}
+
+template <typename Block>
+EDGELM_AVX2 void quant_dot4(int64_t n, const void* row, const void* act, size_t stride,
+                            float* out) {
+    const Block* w = static_cast<const Block*>(row);
+    const BlockQ8_0* x[4] = {row_at<BlockQ8_0>(act, stride, 0), row_at<BlockQ8_0>(act, stride, 1),
+                             row_at<BlockQ8_0>(act, stride, 2), row_at<BlockQ8_0>(act, stride, 3)};
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (int64_t i = 0; i < n / 32; ++i)
+        for (int k = 0; k < 4; ++k) acc[k] = block_fma(w[i], x[k][i], acc[k]);
+    hsum4(acc[0], acc[1], acc[2], acc[3], out);
+}
+
+template <typename Block>
+EDGELM_AVX2 void quant_rows4(int64_t n, const void* row, size_t row_bytes, const void* act,
+                             float* out) {
+    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
+    const Block* w[4] = {row_at<Block>(row, row_bytes, 0), row_at<Block>(row, row_bytes, 1),
+                         row_at<Block>(row, row_bytes, 2), row_at<Block>(row, row_bytes, 3)};
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (int64_t i = 0; i < n / 32; ++i) {
+        // Decoding streams each weight row once: fetch the next four rows early.
+        for (int k = 0; k < 4; ++k)
+            _mm_prefetch(reinterpret_cast<const char*>(w[k] + i) + 4 * row_bytes, _MM_HINT_T0);
+        for (int k = 0; k < 4; ++k) acc[k] = block_fma(w[k][i], x[i], acc[k]);
+    }
+    hsum4(acc[0], acc[1], acc[2], acc[3], out);
 }
 }  // namespace
 
-EDGELM_AVX2 void q8_0_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act,
-                                 float* out) {
-    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
-    const BlockQ8_0* w[4];
-    for (int k = 0; k < 4; ++k) w[k] = weight_row<BlockQ8_0>(row, row_bytes, k);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    for (int64_t i = 0; i < n / kQK8_0; ++i) {
-        const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
-        const float dx = f16(x[i].d);
-        for (int k = 0; k < 4; ++k)
-            _mm_prefetch(reinterpret_cast<const char*>(w[k] + i) + 4 * row_bytes, _MM_HINT_T0);
-        for (int k = 0; k < 4; ++k) {
-            const __m256i p =
-                dot_i8x32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[k][i].qs)), xq);
-            acc[k] =
-                _mm256_fmadd_ps(_mm256_set1_ps(f16(w[k][i].d) * dx), _mm256_cvtepi32_ps(p), acc[k]);
-        }
-    }
-    hsum4(acc[0], acc[1], acc[2], acc[3], out);
+float q8_0_dot_avx2(int64_t n, const void* row, const void* act) {
+    return quant_dot<BlockQ8_0>(n, row, act);
 }
-
-EDGELM_AVX2 void q4_0_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act,
-                                 float* out) {
-    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
-    const BlockQ4_0* w[4];
-    for (int k = 0; k < 4; ++k) w[k] = weight_row<BlockQ4_0>(row, row_bytes, k);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    for (int64_t i = 0; i < n / kQK4_0; ++i) {
-        const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
-        const float dx = f16(x[i].d);
-        for (int k = 0; k < 4; ++k)
-            _mm_prefetch(reinterpret_cast<const char*>(w[k] + i) + 4 * row_bytes, _MM_HINT_T0);
-        for (int k = 0; k < 4; ++k) {
-            const __m256i p = dot_i8x32(unpack_q4_0(w[k][i].qs), xq);
-            acc[k] =
-                _mm256_fmadd_ps(_mm256_set1_ps(f16(w[k][i].d) * dx), _mm256_cvtepi32_ps(p), acc[k]);
-        }
-    }
-    hsum4(acc[0], acc[1], acc[2], acc[3], out);
+float q4_0_dot_avx2(int64_t n, const void* row, const void* act) {
+    return quant_dot<BlockQ4_0>(n, row, act);
+}
+void q8_0_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride, float* out) {
+    quant_dot4<BlockQ8_0>(n, row, act, stride, out);
+}
+void q4_0_dot4_avx2(int64_t n, const void* row, const void* act, size_t stride, float* out) {
+    quant_dot4<BlockQ4_0>(n, row, act, stride, out);
+}
+void q8_0_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, float* out) {
+    quant_rows4<BlockQ8_0>(n, row, row_bytes, act, out);
+}
+void q4_0_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, float* out) {
+    quant_rows4<BlockQ4_0>(n, row, row_bytes, act, out);
 }
 
 namespace {
@@ -271,14 +239,6 @@ EDGELM_AVX2 inline float w_at(const uint16_t* p, int64_t i) {
 }
 
 template <typename W>
-EDGELM_AVX2 inline const W* w_row(const void* row, size_t row_bytes, int k) {
-    return reinterpret_cast<const W*>(static_cast<const uint8_t*>(row) + k * row_bytes);
-}
-EDGELM_AVX2 inline const float* x_row(const void* act, size_t stride, int k) {
-    return reinterpret_cast<const float*>(static_cast<const uint8_t*>(act) + k * stride);
-}
-
-template <typename W>
 EDGELM_AVX2 float float_dot(int64_t n, const void* row, const void* act) {
     const W* w = static_cast<const W*>(row);
     const float* x = static_cast<const float*>(act);
@@ -294,8 +254,8 @@ template <typename W>
 EDGELM_AVX2 void float_dot4(int64_t n, const void* row, const void* act, size_t stride,
                             float* out) {
     const W* w = static_cast<const W*>(row);
-    const float* x[4] = {x_row(act, stride, 0), x_row(act, stride, 1), x_row(act, stride, 2),
-                         x_row(act, stride, 3)};
+    const float* x[4] = {row_at<float>(act, stride, 0), row_at<float>(act, stride, 1),
+                         row_at<float>(act, stride, 2), row_at<float>(act, stride, 3)};
     __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                    _mm256_setzero_ps()};
     int64_t i = 0;
@@ -312,8 +272,8 @@ template <typename W>
 EDGELM_AVX2 void float_rows4(int64_t n, const void* row, size_t row_bytes, const void* act,
                              float* out) {
     const float* x = static_cast<const float*>(act);
-    const W* w[4] = {w_row<W>(row, row_bytes, 0), w_row<W>(row, row_bytes, 1),
-                     w_row<W>(row, row_bytes, 2), w_row<W>(row, row_bytes, 3)};
+    const W* w[4] = {row_at<W>(row, row_bytes, 0), row_at<W>(row, row_bytes, 1),
+                     row_at<W>(row, row_bytes, 2), row_at<W>(row, row_bytes, 3)};
     __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                    _mm256_setzero_ps()};
     int64_t i = 0;
@@ -336,9 +296,9 @@ EDGELM_AVX2 void float_rows4(int64_t n, const void* row, size_t row_bytes, const
 template <typename W>
 EDGELM_AVX2 void float_tile2x4(int64_t n, const void* row, size_t row_bytes, const void* act,
                                size_t stride, float* out, size_t out_stride) {
-    const W* w[2] = {w_row<W>(row, row_bytes, 0), w_row<W>(row, row_bytes, 1)};
-    const float* x[4] = {x_row(act, stride, 0), x_row(act, stride, 1), x_row(act, stride, 2),
-                         x_row(act, stride, 3)};
+    const W* w[2] = {row_at<W>(row, row_bytes, 0), row_at<W>(row, row_bytes, 1)};
+    const float* x[4] = {row_at<float>(act, stride, 0), row_at<float>(act, stride, 1),
+                         row_at<float>(act, stride, 2), row_at<float>(act, stride, 3)};
     __m256 a[2][4];
     for (auto& r : a)
         for (auto& v : r) v = _mm256_setzero_ps();
