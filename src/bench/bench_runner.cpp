@@ -71,7 +71,9 @@ BenchResult run_bench(std::shared_ptr<const Model> model, const BenchParams& p) 
     }
 
     std::vector<double> prefill, decode, ttft, latencies;
-    for (int rep = -1; rep < p.reps; ++rep) {  // rep -1 warms caches and pages
+    latencies.reserve(static_cast<size_t>(p.reps) *
+                      static_cast<size_t>(p.n_gen));  // no growth while timing
+    for (int rep = -1; rep < p.reps; ++rep) {         // rep -1 warms caches and pages
         session.reset();
         auto t0 = Clock::now();
         session.eval(prompt);

@@ -38,12 +38,4 @@ const CpuFeatures& cpu_features() {
     return f;
 }
 
-std::string kernel_isa_name() {
-    const CpuFeatures& f = cpu_features();
-    if (f.avx2_fma_f16c) return "avx2";
-    if (f.neon_dotprod) return "neon-dotprod";
-    if (f.neon) return "neon";
-    return "scalar";
-}
-
 }  // namespace edgelm

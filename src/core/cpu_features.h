@@ -1,8 +1,6 @@
 // What the CPU running this process can do, detected once.
 #pragma once
 
-#include <string>
-
 namespace edgelm {
 
 struct CpuFeatures {
@@ -11,11 +9,8 @@ struct CpuFeatures {
     bool neon_dotprod = false;   // aarch64: SDOT/UDOT (Armv8.2-A dotprod)
 };
 
+// EDGELM_KERNELS=scalar in the environment reports no SIMD features, so the scalar
+// reference kernels run (for comparisons and benchmarks).
 const CpuFeatures& cpu_features();
-
-// The instruction set the type traits' kernels use: "avx2", "neon-dotprod", "neon" or
-// "scalar". EDGELM_KERNELS=scalar in the environment forces the scalar reference kernels
-// (for comparisons and benchmarks).
-std::string kernel_isa_name();
 
 }  // namespace edgelm
