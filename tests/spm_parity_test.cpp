@@ -1,13 +1,13 @@
 // Parity of the SentencePiece-BPE tokenizer with libsentencepiece on real text.
 //
 // Trains a BPE model (byte fallback, identity normalization, as llama vocabularies
-// are) with sentencepiece on the Brown corpus made by scripts/fetch_data.sh, less every
-// tenth document (documents 9, 19, 29, ...: brown.txt separates documents by an empty
-// line), builds our Vocabulary from the trained processor, and requires the same ids as
-// SentencePieceProcessor::EncodeAsIds on every held-out line, and decode(encode(x)) == x.
+// are) with data::train_spm_tokenizer (libsentencepiece) on the Brown corpus made by
+// scripts/fetch_data.sh, less every tenth document (documents 9, 19, 29, ...: brown.txt
+// separates documents by an empty line), reads our Vocabulary from the .model file
+// (data::load_spm_vocabulary), and requires the same ids as SentencePieceProcessor::EncodeAsIds on
+// every held-out line, and decode(encode(x)) == x.
 #include <gtest/gtest.h>
 #include <sentencepiece_processor.h>
-#include <sentencepiece_trainer.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -16,9 +16,9 @@
 #include <memory>
 #include <sstream>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "data/spm_training.h"
 #include "tokenizer/tokenizer.h"
 
 namespace edgelm {
@@ -115,28 +115,16 @@ class SpmParityTest : public ::testing::Test {
             std::ofstream out(input, std::ios::binary);
             for (const std::string& line : corpus_->train) out << line << '\n';
         }
-        std::string user_defined;
-        for (const std::string& s : kUserDefined)
-            user_defined += (user_defined.empty() ? "" : ",") + s;
-
+        // The library's trainer (data::train_spm_tokenizer), so its settings are the ones
+        // verified here; all ~52k training lines: ~4 s.
         const auto start = std::chrono::steady_clock::now();
-        const std::unordered_map<std::string, std::string> args = {
-            {"input", input.string()},
-            {"model_prefix", (*dir_ / "bpe").string()},
-            {"model_type", "bpe"},
-            {"vocab_size", "4000"},
-            {"byte_fallback", "true"},
-            {"normalization_rule_name", "identity"},
-            {"remove_extra_whitespaces", "false"},
-            {"add_dummy_prefix", "true"},
-            {"split_digits", "true"},
-            {"user_defined_symbols", user_defined},
-            {"input_sentence_size", "0"},  // all ~52k training lines: ~4 s
-            {"num_threads", "2"},
-            {"minloglevel", "2"},
-        };
-        const auto status = sentencepiece::SentencePieceTrainer::Train(args);
-        ASSERT_TRUE(status.ok()) << status.ToString();
+        data::SpmTrainOptions options;
+        options.inputs = {input.string()};
+        options.vocab_size = 4000;
+        options.special_tokens = kUserDefined;
+        options.output = (*dir_ / "bpe.model").string();
+        options.threads = 2;
+        data::train_spm_tokenizer(options);
         train_seconds_ =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -144,26 +132,11 @@ class SpmParityTest : public ::testing::Test {
         const auto loaded = sp_->Load((*dir_ / "bpe.model").string());
         ASSERT_TRUE(loaded.ok()) << loaded.ToString();
 
-        Vocabulary v;
-        v.model = "llama";
-        const int n = sp_->GetPieceSize();
-        for (int id = 0; id < n; ++id) {
-            v.tokens.push_back(sp_->IdToPiece(id));
-            v.scores.push_back(sp_->GetScore(id));
-            TokenType type = TokenType::kNormal;
-            if (sp_->IsControl(id)) type = TokenType::kControl;
-            if (sp_->IsUnknown(id)) type = TokenType::kUnknown;
-            if (sp_->IsByte(id)) type = TokenType::kByte;
-            if (sp_->IsUnused(id)) type = TokenType::kUnused;
-            v.types.push_back(type);
-        }
+        // The vocabulary as edgelm reads it from the .model file, user-defined types included.
+        Vocabulary v = data::load_spm_vocabulary((*dir_ / "bpe.model").string());
         for (const std::string& s : kUserDefined) {
-            v.types[static_cast<size_t>(sp_->PieceToId(s))] = TokenType::kUserDefined;
+            EXPECT_EQ(v.types[static_cast<size_t>(sp_->PieceToId(s))], TokenType::kUserDefined);
         }
-        v.bos = sp_->bos_id();
-        v.eos = sp_->eos_id();
-        v.unk = sp_->unk_id();
-        v.pad = sp_->pad_id();
         tok_ = make_spm_tokenizer(std::move(v)).release();
     }
 
@@ -298,6 +271,20 @@ TEST_F(SpmParityTest, BosAndVocabulary) {
     EXPECT_EQ(std::vector<int>(ids.begin(), ids.end()), expected);
     EXPECT_EQ(tok_->decode(ids), "Hello there.");
     EXPECT_EQ(tok_->size(), sp_->GetPieceSize());
+    const Vocabulary& v = tok_->vocab();
+    EXPECT_EQ(v.bos, sp_->bos_id());
+    EXPECT_EQ(v.eos, sp_->eos_id());
+    EXPECT_EQ(v.unk, sp_->unk_id());
+    EXPECT_EQ(v.pad, sp_->pad_id());
+    for (int id = 0; id < sp_->GetPieceSize(); ++id) {
+        const auto i = static_cast<size_t>(id);
+        EXPECT_EQ(v.tokens[i], sp_->IdToPiece(id)) << "id " << id;
+        EXPECT_EQ(v.scores[i], sp_->GetScore(id)) << "id " << id;
+        EXPECT_EQ(v.types[i] == TokenType::kControl, sp_->IsControl(id)) << "id " << id;
+        EXPECT_EQ(v.types[i] == TokenType::kUnknown, sp_->IsUnknown(id)) << "id " << id;
+        EXPECT_EQ(v.types[i] == TokenType::kByte, sp_->IsByte(id)) << "id " << id;
+        EXPECT_EQ(v.types[i] == TokenType::kUnused, sp_->IsUnused(id)) << "id " << id;
+    }
     for (TokenId id = 0; id < tok_->size(); ++id) {
         if (sp_->IsByte(id) || sp_->IsControl(id) || sp_->IsUnknown(id)) continue;
         EXPECT_EQ(tok_->decode({id}), sp_->DecodeIds({id})) << "id " << id;

@@ -64,6 +64,9 @@ inline constexpr const char* kFfnGate = "ffn_gate.weight";
 inline constexpr const char* kFfnUp = "ffn_up.weight";
 inline constexpr const char* kFfnDown = "ffn_down.weight";
 
+// edgelm.*: cross-layer sharing (ModelConfig::n_blocks).
+inline constexpr const char* kSharedBlockCount = "edgelm.shared_block_count";
+
 inline std::string block_tensor(int layer, const char* name) {
     return "blk." + std::to_string(layer) + "." + name;
 }

@@ -74,7 +74,8 @@ std::shared_ptr<const Model> Model::load(const std::string& path) {
     if (f.find_tensor(keys::kRopeFreqs))
         w.rope_freq_factors = m->vector(keys::kRopeFreqs, c.rope_dim / 2);
     for (int l = 0; l < c.n_layers; ++l) {
-        auto name = [&](const char* n) { return keys::block_tensor(l, n); };
+        const int block = c.block_of_layer(l);
+        auto name = [&](const char* n) { return keys::block_tensor(block, n); };
         LayerWeights lw{};
         lw.attn_norm = m->vector(name(keys::kAttnNorm), c.dim);
         lw.wq = m->matrix(name(keys::kAttnQ), c.q_dim(), c.dim);

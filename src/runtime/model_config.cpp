@@ -16,7 +16,7 @@ uint64_t ModelConfig::n_params() const {
                                + d * static_cast<uint64_t>(kv_dim()) * 2  // wk, wv
                                + d * static_cast<uint64_t>(ffn_dim) * 3;  // gate, up, down
     const uint64_t embed = d * static_cast<uint64_t>(vocab);
-    return embed * (tied_output ? 1 : 2) + d + per_layer * static_cast<uint64_t>(n_layers);
+    return embed * (tied_output ? 1 : 2) + d + per_layer * static_cast<uint64_t>(blocks());
 }
 
 void ModelConfig::validate() const {
@@ -33,6 +33,9 @@ void ModelConfig::validate() const {
     need(rope_dim > 0 && rope_dim <= head_dim && rope_dim % 2 == 0,
          "rope dimension " + std::to_string(rope_dim) +
              " must be even and at most the head dimension " + std::to_string(head_dim));
+    need(n_blocks >= 0 && blocks() <= n_layers && n_layers % blocks() == 0,
+         "shared blocks (" + std::to_string(n_blocks) + ") must divide the layers (" +
+             std::to_string(n_layers) + ")");
     need(std::isfinite(rope_base) && rope_base > 0, "rope base must be positive");
     need(std::isfinite(rope_freq_scale) && rope_freq_scale > 0, "rope scale must be positive");
     need(std::isfinite(norm_eps) && norm_eps > 0, "norm epsilon must be positive");
@@ -109,6 +112,13 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
         throw FormatError(f.path() + ": tensor 'token_embd.weight' must be 2-D");
     c.vocab = static_cast<int>(std::min<int64_t>(embd.dims[1], 1 << 30));
     c.tied_output = f.find_tensor(keys::kOutput) == nullptr;
+    if (auto v = f.get_uint(keys::kSharedBlockCount)) {
+        if (*v == 0 || *v > static_cast<uint64_t>(c.n_layers) || c.n_layers % *v != 0)
+            f.fail_key(keys::kSharedBlockCount, "value " + std::to_string(*v) +
+                                                    " must divide the block count " +
+                                                    std::to_string(c.n_layers));
+        c.n_blocks = static_cast<int>(*v);
+    }
     try {
         c.validate();
     } catch (const ArgumentError& e) {
@@ -133,6 +143,8 @@ void ModelConfig::to_gguf(GgufWriter& w) const {
         u(keys::kValueLength, head_dim);
     }
     u(keys::kRopeDimensionCount, rope_dim);
+    if (n_blocks > 0 && n_blocks != n_layers)
+        w.set(keys::kSharedBlockCount, GgufValue::u32(static_cast<uint32_t>(n_blocks)));
     u(keys::kVocabSize, vocab);
     w.set(keys::arch_key(arch, keys::kRopeFreqBase), GgufValue::f32(rope_base));
     w.set(keys::arch_key(arch, keys::kRmsEpsilon), GgufValue::f32(norm_eps));

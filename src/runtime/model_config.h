@@ -25,6 +25,13 @@ struct ModelConfig {
     float rope_freq_scale = 1.0f;  // linear scaling: position * rope_freq_scale
     float norm_eps = 1e-5f;
     bool tied_output = false;  // logits use token_embd when output.weight is absent
+    // Cross-layer sharing (ALBERT-style): the file stores `n_blocks` distinct blocks and
+    // layer l runs block l / (n_layers / n_blocks). 0 = every layer has its own block.
+    // Stored as `edgelm.shared_block_count`; llama.cpp cannot run such a file.
+    int n_blocks = 0;
+
+    int blocks() const { return n_blocks > 0 ? n_blocks : n_layers; }
+    int block_of_layer(int layer) const { return layer / (n_layers / blocks()); }
 
     int q_dim() const { return n_heads * head_dim; }
     int kv_dim() const { return n_kv_heads * head_dim; }

@@ -13,7 +13,7 @@ std::vector<ModelTensorSource> model_tensor_layout(const ModelConfig& c) {
     t.push_back({keys::kTokenEmbd, {dim, vocab}, {}});
     t.push_back({keys::kOutputNorm, {dim}, {}});
     if (!c.tied_output) t.push_back({keys::kOutput, {dim, vocab}, {}});
-    for (int l = 0; l < c.n_layers; ++l) {
+    for (int l = 0; l < c.blocks(); ++l) {
         auto n = [&](const char* s) { return keys::block_tensor(l, s); };
         t.push_back({n(keys::kAttnNorm), {dim}, {}});
         t.push_back({n(keys::kAttnQ), {dim, q}, {}});

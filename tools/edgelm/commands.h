@@ -14,6 +14,17 @@ void add_run(CLI::App& app);
 void add_perplexity(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_quantize(CLI::App& app);
+void add_tokenizer(CLI::App& app);  // tokenizer train
+void add_data(CLI::App& app);       // data prepare
+// `train` and `export` in edgelm: they run the edgelm-train program.
+void add_trainer_commands(CLI::App& app);
+
+// In edgelm-train (tools/edgelm-train/cmd_train.cpp).
+void add_train(CLI::App& app);
+void add_export(CLI::App& app);
+
+// Parses and runs; errors become one `edgelm: error: ...` line and a non-zero exit.
+int run_app(CLI::App& app, int argc, char** argv);
 
 // Threads to use by default: the machine's hardware threads.
 int default_threads();

@@ -1,0 +1,236 @@
+// `edgelm train` / `edgelm export` end to end on a tiny corpus made at test time:
+// training lowers the loss and exports a model the runtime runs; a run killed with SIGKILL
+// and resumed gives exactly the loss curve of an uninterrupted run; two data-parallel
+// processes (Gloo over loopback) end with the weights of one process on the same global
+// batch; bad input gives one error line.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "data_test_support.h"
+#include "gguf/gguf_reader.h"
+#include "runtime/model.h"
+
+namespace edgelm {
+namespace {
+
+using testing::read_file;
+using testing::temp_dir;
+using testing::temp_path;
+using testing::write_file;
+
+struct CliResult {
+    int code;
+    std::string out, err;
+};
+
+CliResult run_cli(const std::string& args) {
+    const std::string out = temp_path("train-cli.out"), err = temp_path("train-cli.err");
+    const std::string cmd = std::string(EDGELM_BIN) + " " + args + " >" + out + " 2>" + err;
+    const int status = std::system(cmd.c_str());
+    CliResult r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out), read_file(err)};
+    std::filesystem::remove(out);
+    std::filesystem::remove(err);
+    return r;
+}
+
+void expect_one_error_line(const CliResult& r, const std::string& needle) {
+    EXPECT_NE(r.code, 0);
+    EXPECT_EQ(r.err.rfind("edgelm: error: ", 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "missing '" << needle << "' in: " << r.err;
+}
+
+// step -> training loss, from a run's metrics.jsonl
+std::map<int64_t, double> train_losses(const std::string& run_dir) {
+    std::map<int64_t, double> out;
+    std::istringstream in(read_file(run_dir + "/metrics.jsonl"));
+    std::string line;
+    while (std::getline(in, line)) {
+        const auto j = nlohmann::json::parse(line);
+        if (j.contains("loss")) out[j["step"].get<int64_t>()] = j["loss"].get<double>();
+    }
+    return out;
+}
+
+// The tiny shape every test trains, with one thread so that runs are bit-reproducible.
+std::string shape(int dim = 32) {
+    return "--dim " + std::to_string(dim) +
+           " --layers 2 --heads 4 --kv-heads 2 --ffn 64 --ctx 32 --batch-size 8 -t 1 "
+           "--lr 3e-3 --warmup 4 --eval-tokens 2048 -q ";
+}
+const std::string kShape = shape();
+
+class TrainCliTest : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        dir_ = new std::string(temp_dir("train-cli"));
+        std::vector<std::string> docs;
+        for (uint32_t i = 0; i < 400; ++i) docs.push_back(testing::document(i));
+        write_file(*dir_ + "/corpus.txt", testing::txt_corpus(docs));
+        CliResult r = run_cli("tokenizer train --input " + *dir_ +
+                              "/corpus.txt --vocab-size 320 -o " + *dir_ + "/tok.model");
+        ASSERT_EQ(r.code, 0) << r.err;
+        r = run_cli("data prepare --input " + *dir_ + "/corpus.txt --tokenizer " + *dir_ +
+                    "/tok.model -o " + *dir_ + "/shards --val-every 10");
+        ASSERT_EQ(r.code, 0) << r.err;
+    }
+    static void TearDownTestSuite() {
+        std::error_code ec;
+        std::filesystem::remove_all(*dir_, ec);
+        delete dir_;
+    }
+    static std::string shards() { return *dir_ + "/shards"; }
+    static std::string run_dir(const std::string& name) {
+        const std::string d = *dir_ + "/" + name;
+        std::filesystem::remove_all(d);
+        return d;
+    }
+    static inline std::string* dir_ = nullptr;
+};
+
+TEST_F(TrainCliTest, TrainsExportsAndTheRuntimeRunsTheModel) {
+    const std::string run = run_dir("basic"), model = *dir_ + "/basic.gguf";
+    const CliResult r = run_cli("train --data " + shards() + " -o " + run + " " + kShape +
+                                "--steps 60 --eval-every 30 --log-every 5 --export " + model);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("trained 60 steps"), std::string::npos) << r.out;
+    const auto losses = train_losses(run);
+    ASSERT_EQ(losses.size(), 12u);
+    EXPECT_LT(losses.rbegin()->second, losses.begin()->second - 1.0)
+        << "training did not lower the loss";
+    EXPECT_TRUE(std::filesystem::exists(run + "/checkpoint.pt"));
+    const std::string svg = read_file(run + "/loss.svg");
+    EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+
+    // The exported model carries the tokenizer and runs in the runtime; `edgelm export`
+    // of the checkpoint gives the same tensors.
+    auto m = Model::load(model);
+    EXPECT_EQ(m->config().vocab, 320);
+    EXPECT_EQ(m->tokenizer().decode(m->tokenizer().encode("the small model runs", false)),
+              "the small model runs");
+    const std::string again = *dir_ + "/again.gguf";
+    ASSERT_EQ(run_cli("export " + run + "/checkpoint.pt -o " + again).code, 0);
+    EXPECT_EQ(read_file(model), read_file(again));
+    const CliResult q =
+        run_cli("export " + run + "/checkpoint.pt -o " + *dir_ + "/q.gguf --type q8_0");
+    ASSERT_EQ(q.code, 0) << q.err;
+    const CliResult ppl =
+        run_cli("perplexity " + *dir_ + "/q.gguf -f " + *dir_ + "/corpus.txt --json");
+    ASSERT_EQ(ppl.code, 0) << ppl.err;
+    EXPECT_LT(nlohmann::json::parse(ppl.out)["perplexity"].get<double>(), 100.0);
+}
+
+TEST_F(TrainCliTest, ResumeAfterKillGivesTheSameLossCurve) {
+    const std::string args = "--data " + shards() + " " + kShape +
+                             "--steps 40 --checkpoint-every 8 --log-every 1 --eval-every 0";
+    const std::string straight = run_dir("straight");
+    ASSERT_EQ(run_cli("train " + args + " -o " + straight).code, 0);
+
+    // Start the same run, kill it (SIGKILL: no chance to save) once it passed step 20, and
+    // start it again: it resumes from the step-16 checkpoint.
+    const std::string killed = run_dir("killed");
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const std::string cmd = std::string("exec ") + EDGELM_BIN + " train " + args + " -o " +
+                                killed + " >/dev/null 2>&1";
+        execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    bool passed = false;
+    while (!passed && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (std::filesystem::exists(killed + "/metrics.jsonl")) {
+            const auto l = train_losses(killed);
+            passed = !l.empty() && l.rbegin()->first >= 21;
+        }
+    }
+    ASSERT_TRUE(passed) << "the run never reached step 21";
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    const auto before = train_losses(killed);
+    ASSERT_LT(before.rbegin()->first, 40) << "the run finished before it was killed";
+
+    const CliResult resumed = run_cli("train " + args + " -o " + killed);
+    ASSERT_EQ(resumed.code, 0) << resumed.err;
+    const auto a = train_losses(straight), b = train_losses(killed);
+    ASSERT_EQ(a.size(), 40u);
+    ASSERT_EQ(b.size(), 40u);
+    for (const auto& [step, loss] : a) EXPECT_EQ(b.at(step), loss) << "step " << step;
+}
+
+TEST_F(TrainCliTest, TwoDataParallelProcessesMatchOneProcess) {
+    const std::string common = "--data " + shards() + " " + kShape + "--steps 6 --eval-every 0 ";
+    const std::string one = run_dir("dp1"), two = run_dir("dp2");
+    CliResult r =
+        run_cli("train " + common + "--grad-accum 2 -o " + one + " --export " + one + ".gguf");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const int port = 20000 + static_cast<int>(getpid() % 20000);
+    r = run_cli("train " + common + "--nproc-per-node 2 --master-port " + std::to_string(port) +
+                " -o " + two + " --export " + two + ".gguf");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const GgufFile a(one + ".gguf"), b(two + ".gguf");
+    ASSERT_EQ(a.tensors().size(), b.tensors().size());
+    double worst = 0;
+    for (const GgufTensor& t : a.tensors()) {
+        const GgufTensor& u = b.tensor(t.name);
+        const auto* x = reinterpret_cast<const float*>(t.data);
+        const auto* y = reinterpret_cast<const float*>(u.data);
+        for (int64_t i = 0; i < t.n_elements; ++i)
+            worst = std::max(worst, static_cast<double>(std::fabs(x[i] - y[i])));
+    }
+    EXPECT_LT(worst, 1e-5) << "largest weight difference after 6 steps";
+    EXPECT_TRUE(std::filesystem::exists(two + "/checkpoint.pt"));
+}
+
+TEST_F(TrainCliTest, DryRunPrintsThePlan) {
+    const CliResult r = run_cli("train --preset mcu --vocab 4096 --dry-run --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_GT(j["params"].get<double>(), 1e6);
+    EXPECT_LT(j["bytes"]["q4_0"].get<double>(), 5e6);
+    EXPECT_GT(j["flops_per_token"].get<double>(), 0);
+}
+
+TEST_F(TrainCliTest, WallClockBudgetStopsEvaluatesAndExports) {
+    const std::string run = run_dir("budget"), model = *dir_ + "/budget.gguf";
+    const CliResult r = run_cli("train --data " + shards() + " -o " + run + " " + kShape +
+                                "--steps 1000000 --max-minutes 0.02 --export " + model);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(std::filesystem::exists(model));
+    EXPECT_NE(r.out.find("val loss"), std::string::npos) << r.out;
+}
+
+TEST_F(TrainCliTest, BadInputGivesOneErrorLine) {
+    expect_one_error_line(run_cli("train -o " + run_dir("x") + " " + kShape), "--data");
+    expect_one_error_line(run_cli("train --data /nonexistent/shards -o " + run_dir("x")),
+                          "/nonexistent/shards");
+    expect_one_error_line(
+        run_cli("train --data " + shards() + " -o " + run_dir("x") + " --mixture nowhere:1"),
+        "nowhere");
+    expect_one_error_line(run_cli("train --data " + shards() + " -o " + run_dir("x") + " " +
+                                  kShape + " --batch-size 7 --grad-accum 2"),
+                          "--batch-size");
+    // Resuming with another shape is refused, the checkpoint left as it was.
+    const std::string run = run_dir("shape");
+    ASSERT_EQ(run_cli("train --data " + shards() + " -o " + run + " " + kShape + "--steps 2").code,
+              0);
+    const std::string before = read_file(run + "/checkpoint.pt");
+    expect_one_error_line(
+        run_cli("train --data " + shards() + " -o " + run + " " + shape(48) + "--steps 4"),
+        "another shape");
+    EXPECT_EQ(read_file(run + "/checkpoint.pt"), before);
+    expect_one_error_line(run_cli("export " + *dir_ + "/corpus.txt -o " + *dir_ + "/y.gguf"),
+                          "corpus.txt");
+}
+
+}  // namespace
+}  // namespace edgelm

@@ -1,0 +1,11 @@
+// edgelm-train: the libtorch side of edgelm (`edgelm train`, `edgelm export` run it).
+#include "commands.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"edgelm-train: train llama-family models and export checkpoints (libtorch)"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "edgelm-train 0.1.0");
+    edgelm::cli::add_train(app);
+    edgelm::cli::add_export(app);
+    return edgelm::cli::run_app(app, argc, argv);
+}
