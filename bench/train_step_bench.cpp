@@ -4,6 +4,7 @@
 //   train_step_bench [--dim 288 --layers 6 --heads 6 --kv-heads 6 --ffn 768 --vocab 32000]
 //                    [--ctx 256 --batch 4 -r 5 -t 2 --precision fp32|bf16]
 #include <ATen/autocast_mode.h>
+#include <malloc.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -76,6 +77,8 @@ int main(int argc, char** argv) {
         }
     }
     torch::set_num_threads(threads);
+    mallopt(M_MMAP_MAX, 0);  // as run_training does (src/train/training_loop.cpp)
+    mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
     const edgelm::ModelConfig c =
         edgelm::ModelConfig::llama(dim, layers, heads, kv_heads, ffn, vocab, ctx, true);
     edgelm::train::LlamaModel model(c, layers);

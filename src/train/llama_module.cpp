@@ -49,8 +49,10 @@ torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& rot, int64
     const auto sizes = x.sizes();
     // fp32 at least (bf16 has no complex type), double in the gradient check.
     const auto real_type = x.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+    // (Narrowing only when part of the head rotates: its backward zero-fills a full copy.)
+    const torch::Tensor rotated = rope_dim == head_dim ? x : x.narrow(3, 0, rope_dim);
     const torch::Tensor pairs =
-        x.narrow(3, 0, rope_dim).to(real_type).reshape({sizes[0], sizes[1], sizes[2], -1, 2});
+        rotated.to(real_type).reshape({sizes[0], sizes[1], sizes[2], -1, 2});
     const torch::Tensor e = torch::view_as_complex(rot.to(real_type).contiguous());
     torch::Tensor out = torch::view_as_real(torch::view_as_complex(pairs.contiguous()) *
                                             e.unsqueeze(0).unsqueeze(2))

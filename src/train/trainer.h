@@ -48,7 +48,8 @@ struct TrainOptions {
     double layer_lr_decay = 1.0;  // lr of layer l = lr · decay^(layers - l); 1 = off
 
     int64_t eval_every = 200;
-    int64_t eval_tokens = 1 << 20;  // validation tokens per evaluation (at most the split)
+    int64_t eval_tokens = 1 << 16;  // validation tokens per evaluation during training; the
+                                    // final evaluation reads the whole split
     int64_t checkpoint_every = 500;
     int64_t log_every = 10;
 

@@ -1,5 +1,6 @@
 #include "train/window_sampler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -62,13 +63,15 @@ void WindowSampler::restore(State s) {
     state_.index = s.index;
 }
 
-double lr_at(int64_t step, int64_t total, int64_t warmup, double lr, double min_ratio) {
+double lr_at(int64_t step, int64_t warmup, double progress, double lr, double min_ratio) {
     if (step < warmup) return lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
-    if (total <= warmup) return lr;
-    const double progress =
-        std::min(1.0, static_cast<double>(step - warmup) / static_cast<double>(total - warmup));
-    const double cosine = 0.5 * (1.0 + std::cos(M_PI * progress));
+    const double cosine = 0.5 * (1.0 + std::cos(M_PI * std::clamp(progress, 0.0, 1.0)));
     return lr * (min_ratio + (1.0 - min_ratio) * cosine);
+}
+
+double decay_progress(int64_t step, int64_t total, int64_t warmup) {
+    if (total <= warmup) return 0.0;
+    return static_cast<double>(step - warmup) / static_cast<double>(total - warmup);
 }
 
 }  // namespace edgelm::train

@@ -42,7 +42,9 @@ class WindowSampler {
 uint64_t mix_hash(uint64_t a, uint64_t b, uint64_t c);
 
 // Learning rate at `step` (0-based): linear warm-up from lr / warmup to lr over `warmup`
-// steps, then cosine decay to lr · min_ratio at `total`.
-double lr_at(int64_t step, int64_t total, int64_t warmup, double lr, double min_ratio);
+// steps, then cosine decay to lr · min_ratio as `progress` goes from 0 to 1.
+double lr_at(int64_t step, int64_t warmup, double progress, double lr, double min_ratio);
+// Progress through the decay phase by steps: 0 at the end of warm-up, 1 at `total`.
+double decay_progress(int64_t step, int64_t total, int64_t warmup);
 
 }  // namespace edgelm::train
