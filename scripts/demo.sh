@@ -48,7 +48,7 @@ printf 'model\tsize_MiB\tperplexity\tbits_per_byte\tprefill_tok_s\tdecode_tok_s\
 for t in f32 q8_0 q4_0; do
     m="$OUT/model-$t.gguf"
     echo "== edgelm perplexity + bench: $t"
-    "$EDGELM" perplexity "$m" -f "$OUT/heldout.txt" -t "$THREADS" --json >"$OUT/ppl-$t.json"
+    "$EDGELM" perplexity "$m" -f "$OUT/heldout.txt" --stride 64 -t "$THREADS" --json >"$OUT/ppl-$t.json"
     "$EDGELM" bench "$m" -p 64 -n 64 -r 5 -t "$THREADS" --json >"$OUT/bench-$t.json"
     node -e '
 const ppl = require(process.argv[1]), b = require(process.argv[2]);

@@ -14,7 +14,7 @@ namespace {
 
 struct PerplexityOptions {
     std::string model, file;
-    int ctx = 0, threads = default_threads();
+    int ctx = 0, stride = 0, threads = default_threads();
     bool json = false;
 };
 
@@ -23,6 +23,7 @@ void run_perplexity(const PerplexityOptions& o) {
     const std::string text = read_text_file(o.file);
     PerplexityParams p;
     p.n_ctx = o.ctx;
+    p.stride = o.stride;
     p.n_threads = o.threads;
     if (!o.json)
         p.progress = [](int64_t done, int64_t total) {
@@ -51,6 +52,9 @@ void add_perplexity(CLI::App& app) {
         app.add_subcommand("perplexity", "Perplexity and bits per byte over a text file");
     sub->add_option("model", o->model, "GGUF model")->required();
     sub->add_option("-f,--file", o->file, "Text file")->required();
+    sub->add_option("--stride", o->stride,
+                    "Tokens scored per window, the rest of it is context (0 = windows do not "
+                    "overlap)");
     sub->add_option("-c,--ctx", o->ctx, "Window size (0 = the model's context)")
         ->capture_default_str();
     sub->add_option("-t,--threads", o->threads, "Threads")->capture_default_str();
