@@ -32,7 +32,7 @@ echo "== edgelm train (${TRAIN_MINUTES} min budget)"
 rm -rf "$OUT/run"
 "$EDGELM" train --data "$OUT/shards" -o "$OUT/run" \
     --dim 192 --layers 4 --heads 6 --kv-heads 2 --ffn 512 --ctx 128 \
-    --batch-size 16 --lr 2e-3 --warmup 20 --min-lr-ratio 0.05 --steps 1000000 --max-minutes "$TRAIN_MINUTES" \
+    --batch-size 16 --lr 2e-3 --warmup 20 --decay-fraction 0.3 --min-lr-ratio 0.05 --steps 1000000 --max-minutes "$TRAIN_MINUTES" \
     --eval-every 0 --log-every 25 -t "$THREADS" --export "$OUT/model-f32.gguf"
 
 for t in q8_0 q4_0; do

@@ -20,6 +20,10 @@ TEST(LrSchedule, WarmupThenCosineToTheFloor) {
     EXPECT_NEAR(lr(55), 0.55, 1e-12);  // halfway: (0.1 + 1) / 2
     EXPECT_NEAR(lr(100), 0.1, 1e-12);
     for (int64_t s = 11; s < 100; ++s) EXPECT_LE(lr(s), lr(s - 1));
+    // Warm-up-stable-decay: flat until the last 20 %, then the cosine over that part.
+    EXPECT_DOUBLE_EQ(lr_at(50, 10, 0.79, 1.0, 0.1, 0.2), 1.0);
+    EXPECT_NEAR(lr_at(50, 10, 0.9, 1.0, 0.1, 0.2), 0.55, 1e-12);
+    EXPECT_NEAR(lr_at(50, 10, 1.0, 1.0, 0.1, 0.2), 0.1, 1e-12);
     // A wall-clock budget can be further along than the steps: the floor, not past it.
     EXPECT_NEAR(lr_at(20, 10, 1.5, 1.0, 0.1), 0.1, 1e-12);
 }

@@ -74,7 +74,9 @@ void save_checkpoint(const std::string& path, LlamaModelImpl& model,
     archive.write("meta_json", bytes_tensor(j.dump()));
     archive.write("tokenizer_model", bytes_tensor(meta.tokenizer_model));
     torch::serialize::OutputArchive weights;
-    for (auto& [name, tensor] : gguf_named_parameters(model)) weights.write(name, tensor.detach());
+    // clone(): a view would be saved with its whole storage (the fused matrix, again).
+    for (auto& [name, tensor] : gguf_named_parameters(model))
+        weights.write(name, tensor.detach().clone());
     archive.write("model", weights);
     if (optimizer != nullptr) {
         torch::serialize::OutputArchive opt;

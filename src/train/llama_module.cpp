@@ -73,25 +73,26 @@ torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
 }
 
 BlockImpl::BlockImpl(const ModelConfig& c)
-    : n_heads(c.n_heads), n_kv_heads(c.n_kv_heads), head_dim(c.head_dim), rope_dim(c.rope_dim) {
+    : n_heads(c.n_heads),
+      n_kv_heads(c.n_kv_heads),
+      head_dim(c.head_dim),
+      rope_dim(c.rope_dim),
+      ffn_dim(c.ffn_dim) {
     attn_norm = register_module("attn_norm", RmsNorm(c.dim, c.norm_eps));
-    wq = register_module("wq", linear(c.dim, c.q_dim()));
-    wk = register_module("wk", linear(c.dim, c.kv_dim()));
-    wv = register_module("wv", linear(c.dim, c.kv_dim()));
+    wqkv = register_module("wqkv", linear(c.dim, c.q_dim() + 2 * c.kv_dim()));
     wo = register_module("wo", linear(c.q_dim(), c.dim));
     ffn_norm = register_module("ffn_norm", RmsNorm(c.dim, c.norm_eps));
-    w_gate = register_module("w_gate", linear(c.dim, c.ffn_dim));
-    w_up = register_module("w_up", linear(c.dim, c.ffn_dim));
+    w_gate_up = register_module("w_gate_up", linear(c.dim, 2 * c.ffn_dim));
     w_down = register_module("w_down", linear(c.ffn_dim, c.dim));
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& rot,
                                  const torch::Tensor& mask) {
     const int64_t B = x.size(0), T = x.size(1);
-    const torch::Tensor h = attn_norm(x);
-    torch::Tensor q = wq(h).view({B, T, n_heads, head_dim});
-    torch::Tensor k = wk(h).view({B, T, n_kv_heads, head_dim});
-    torch::Tensor v = wv(h).view({B, T, n_kv_heads, head_dim});
+    const torch::Tensor qkv = wqkv(attn_norm(x)).view({B, T, n_heads + 2 * n_kv_heads, head_dim});
+    torch::Tensor q = qkv.narrow(2, 0, n_heads);
+    torch::Tensor k = qkv.narrow(2, n_heads, n_kv_heads);
+    torch::Tensor v = qkv.narrow(2, n_heads + n_kv_heads, n_kv_heads);
     q = apply_rope(q, rot, rope_dim).transpose(1, 2);  // (B, H, T, hd)
     k = apply_rope(k, rot, rope_dim).transpose(1, 2);
     v = v.transpose(1, 2);
@@ -113,8 +114,9 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& ro
     const torch::Tensor att = torch::softmax(scores, -1, softmax_type).to(v.scalar_type());
     const torch::Tensor y = torch::matmul(att, v).transpose(1, 2).reshape({B, T, -1});
     const torch::Tensor x2 = x + wo(y);
-    const torch::Tensor f = ffn_norm(x2);
-    return x2 + w_down(torch::silu(w_gate(f)) * w_up(f));
+    const torch::Tensor gate_up = w_gate_up(ffn_norm(x2));
+    return x2 +
+           w_down(torch::silu(gate_up.narrow(2, 0, ffn_dim)) * gate_up.narrow(2, ffn_dim, ffn_dim));
 }
 
 LlamaModelImpl::LlamaModelImpl(const ModelConfig& c, int n_blocks)
@@ -192,14 +194,18 @@ std::vector<std::pair<std::string, torch::Tensor>> gguf_named_parameters(LlamaMo
     for (size_t b = 0; b < m.blocks.size(); ++b) {
         BlockImpl& blk = *m.blocks[b];
         const int i = static_cast<int>(b);
+        const int64_t q = blk.n_heads * blk.head_dim, kv = blk.n_kv_heads * blk.head_dim;
+        const torch::Tensor& qkv = blk.wqkv->weight;
+        const torch::Tensor& gate_up = blk.w_gate_up->weight;
         out.emplace_back(keys::block_tensor(i, keys::kAttnNorm), blk.attn_norm->weight);
-        out.emplace_back(keys::block_tensor(i, keys::kAttnQ), blk.wq->weight);
-        out.emplace_back(keys::block_tensor(i, keys::kAttnK), blk.wk->weight);
-        out.emplace_back(keys::block_tensor(i, keys::kAttnV), blk.wv->weight);
+        out.emplace_back(keys::block_tensor(i, keys::kAttnQ), qkv.narrow(0, 0, q));
+        out.emplace_back(keys::block_tensor(i, keys::kAttnK), qkv.narrow(0, q, kv));
+        out.emplace_back(keys::block_tensor(i, keys::kAttnV), qkv.narrow(0, q + kv, kv));
         out.emplace_back(keys::block_tensor(i, keys::kAttnOutput), blk.wo->weight);
         out.emplace_back(keys::block_tensor(i, keys::kFfnNorm), blk.ffn_norm->weight);
-        out.emplace_back(keys::block_tensor(i, keys::kFfnGate), blk.w_gate->weight);
-        out.emplace_back(keys::block_tensor(i, keys::kFfnUp), blk.w_up->weight);
+        out.emplace_back(keys::block_tensor(i, keys::kFfnGate), gate_up.narrow(0, 0, blk.ffn_dim));
+        out.emplace_back(keys::block_tensor(i, keys::kFfnUp),
+                         gate_up.narrow(0, blk.ffn_dim, blk.ffn_dim));
         out.emplace_back(keys::block_tensor(i, keys::kFfnDown), blk.w_down->weight);
     }
     return out;

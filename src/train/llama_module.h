@@ -33,10 +33,13 @@ struct BlockImpl : torch::nn::Module {
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& rot,
                           const torch::Tensor& mask);
 
+    // q, k and v are one matrix (rows: q, then k, then v), gate and up another: one
+    // larger matmul each instead of three and two, and fewer autograd nodes. The
+    // GGUF tensors are row ranges of them (gguf_named_parameters).
     RmsNorm attn_norm{nullptr}, ffn_norm{nullptr};
-    torch::nn::Linear wq{nullptr}, wk{nullptr}, wv{nullptr}, wo{nullptr};
-    torch::nn::Linear w_gate{nullptr}, w_up{nullptr}, w_down{nullptr};
-    int64_t n_heads, n_kv_heads, head_dim, rope_dim;
+    torch::nn::Linear wqkv{nullptr}, wo{nullptr};
+    torch::nn::Linear w_gate_up{nullptr}, w_down{nullptr};
+    int64_t n_heads, n_kv_heads, head_dim, rope_dim, ffn_dim;
 };
 TORCH_MODULE(Block);
 
@@ -73,8 +76,9 @@ TORCH_MODULE(LlamaModel);
 // anew instead of reading and adding to zeros; libtorch 1.13's zero_grad cannot).
 void clear_gradients(const std::vector<torch::Tensor>& params);
 
-// The GGUF tensor name of every parameter of the model (runtime names: token_embd.weight,
-// blk.N.attn_q.weight, ...). Shared blocks are named by their block index.
+// Every GGUF tensor of the model with its runtime name (token_embd.weight,
+// blk.N.attn_q.weight, ...): parameters, or row ranges (views) of the fused ones. Shared
+// blocks are named by their block index.
 std::vector<std::pair<std::string, torch::Tensor>> gguf_named_parameters(LlamaModelImpl& m);
 
 }  // namespace edgelm::train

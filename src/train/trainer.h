@@ -40,7 +40,8 @@ struct TrainOptions {
     double max_minutes = 0;  // 0 = no wall-clock budget
 
     double lr = 1e-3;
-    double min_lr_ratio = 0.1;  // cosine decays to lr * min_lr_ratio
+    double min_lr_ratio = 0.1;    // cosine decays to lr * min_lr_ratio
+    double decay_fraction = 1.0;  // share of the run the decay takes (1 = cosine throughout)
     int64_t warmup_steps = 100;
     double weight_decay = 0.1;
     double beta1 = 0.9, beta2 = 0.95, adam_eps = 1e-8;

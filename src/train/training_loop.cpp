@@ -237,6 +237,8 @@ TrainResult run_training(const TrainOptions& o) {
     if (threads <= 0) threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     torch::set_num_threads(threads);
 
+    if (!(o.decay_fraction > 0 && o.decay_fraction <= 1))
+        throw ArgumentError("--decay-fraction must be in (0, 1]");
     bool use_bf16 = o.precision == "bf16" || (o.precision == "auto" && cpu_has_bf16());
     if (o.precision != "bf16" && o.precision != "fp32" && o.precision != "auto")
         throw ArgumentError("--precision '" + o.precision + "': choose fp32, bf16 or auto");
@@ -336,7 +338,8 @@ TrainResult run_training(const TrainOptions& o) {
         // a --max-minutes run ends at the low learning rate too.
         double progress = decay_progress(step, o.max_steps, o.warmup_steps);
         if (budget_s > 0) progress = std::max(progress, elapsed() / budget_s);
-        const double lr = lr_at(step, o.warmup_steps, progress, o.lr, o.min_lr_ratio);
+        const double lr =
+            lr_at(step, o.warmup_steps, progress, o.lr, o.min_lr_ratio, o.decay_fraction);
         for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
             static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[g].options())
                 .lr(lr * pg.scales[g]);

@@ -63,9 +63,12 @@ void WindowSampler::restore(State s) {
     state_.index = s.index;
 }
 
-double lr_at(int64_t step, int64_t warmup, double progress, double lr, double min_ratio) {
+double lr_at(int64_t step, int64_t warmup, double progress, double lr, double min_ratio,
+             double decay_fraction) {
     if (step < warmup) return lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
-    const double cosine = 0.5 * (1.0 + std::cos(M_PI * std::clamp(progress, 0.0, 1.0)));
+    const double f = std::clamp(decay_fraction, 1e-9, 1.0);
+    const double decay = std::clamp((progress - (1.0 - f)) / f, 0.0, 1.0);
+    const double cosine = 0.5 * (1.0 + std::cos(M_PI * decay));
     return lr * (min_ratio + (1.0 - min_ratio) * cosine);
 }
 

@@ -42,8 +42,11 @@ class WindowSampler {
 uint64_t mix_hash(uint64_t a, uint64_t b, uint64_t c);
 
 // Learning rate at `step` (0-based): linear warm-up from lr / warmup to lr over `warmup`
-// steps, then cosine decay to lr · min_ratio as `progress` goes from 0 to 1.
-double lr_at(int64_t step, int64_t warmup, double progress, double lr, double min_ratio);
+// steps, then constant until `progress` reaches 1 - decay_fraction, then cosine decay to
+// lr · min_ratio at progress 1 (decay_fraction 1: cosine all the way; below 1: the
+// warm-up-stable-decay schedule, better for short budgets).
+double lr_at(int64_t step, int64_t warmup, double progress, double lr, double min_ratio,
+             double decay_fraction = 1.0);
 // Progress through the decay phase by steps: 0 at the end of warm-up, 1 at `total`.
 double decay_progress(int64_t step, int64_t total, int64_t warmup);
 

@@ -241,6 +241,10 @@ void add_train(CLI::App& app) {
     sub->add_option("--lr", t.lr, "Peak learning rate")->capture_default_str();
     sub->add_option("--min-lr-ratio", t.min_lr_ratio, "Final learning rate as a fraction of --lr")
         ->capture_default_str();
+    sub->add_option("--decay-fraction", t.decay_fraction,
+                    "Share of the run spent decaying the learning rate; below 1 the rate "
+                    "stays at --lr until then (warm-up-stable-decay)")
+        ->capture_default_str();
     sub->add_option("--warmup", t.warmup_steps, "Linear warm-up steps")->capture_default_str();
     sub->add_option("--weight-decay", t.weight_decay,
                     "AdamW decoupled weight decay (not on norms or embeddings)")
