@@ -219,6 +219,12 @@ TEST_F(TrainCliTest, BadInputGivesOneErrorLine) {
     expect_one_error_line(run_cli("train --data " + shards() + " -o " + run_dir("x") + " " +
                                   kShape + " --batch-size 7 --grad-accum 2"),
                           "--batch-size");
+    expect_one_error_line(run_cli("train --data " + shards() + " -o " + run_dir("x") + " " +
+                                  kShape + " --grad-accum 0"),
+                          "--grad-accum");
+    expect_one_error_line(run_cli("train --data " + shards() + " -o " + run_dir("x") + " " +
+                                  kShape + " --log-every 0"),
+                          "--log-every");
     // Resuming with another shape is refused, the checkpoint left as it was.
     const std::string run = run_dir("shape");
     ASSERT_EQ(run_cli("train --data " + shards() + " -o " + run + " " + kShape + "--steps 2").code,

@@ -225,6 +225,22 @@ TrainResult run_training(const TrainOptions& o) {
     config.validate();
     const int T = config.ctx;
 
+    const auto need = [](bool ok, const std::string& what) {
+        if (!ok) throw ArgumentError(what);
+    };
+    need(o.batch_size >= 1 && o.grad_accum >= 1, "--batch-size and --grad-accum must be >= 1");
+    need(o.max_steps >= 1, "--steps must be >= 1");
+    need(o.lr > 0 && std::isfinite(o.lr), "--lr must be positive");
+    need(o.min_lr_ratio >= 0 && o.min_lr_ratio <= 1, "--min-lr-ratio must be in [0, 1]");
+    need(o.decay_fraction > 0 && o.decay_fraction <= 1, "--decay-fraction must be in (0, 1]");
+    need(o.warmup_steps >= 0 && o.weight_decay >= 0 && o.grad_clip >= 0 && o.max_minutes >= 0,
+         "--warmup, --weight-decay, --grad-clip and --max-minutes must be >= 0");
+    need(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1 && o.adam_eps > 0,
+         "--beta1 and --beta2 must be in [0, 1), the AdamW epsilon positive");
+    need(o.layer_lr_decay > 0 && o.layer_lr_decay <= 1, "--layer-lr-decay must be in (0, 1]");
+    need(o.log_every >= 1 && o.eval_every >= 0 && o.checkpoint_every >= 0 && o.eval_tokens >= 1,
+         "--log-every and --eval-tokens must be >= 1, --eval-every and --checkpoint-every >= 0");
+
     // Rows: batch_size over processes, then micro-batches.
     if (o.batch_size % (dp.world_size() * o.grad_accum) != 0)
         throw ArgumentError("--batch-size " + std::to_string(o.batch_size) +
@@ -237,8 +253,6 @@ TrainResult run_training(const TrainOptions& o) {
     if (threads <= 0) threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     torch::set_num_threads(threads);
 
-    if (!(o.decay_fraction > 0 && o.decay_fraction <= 1))
-        throw ArgumentError("--decay-fraction must be in (0, 1]");
     bool use_bf16 = o.precision == "bf16" || (o.precision == "auto" && cpu_has_bf16());
     if (o.precision != "bf16" && o.precision != "fp32" && o.precision != "auto")
         throw ArgumentError("--precision '" + o.precision + "': choose fp32, bf16 or auto");
