@@ -24,7 +24,8 @@ std::string trainer_path() {
 
 [[noreturn]] void exec_trainer(const std::string& command, const std::vector<std::string>& args) {
     const std::string path = trainer_path();
-    std::vector<std::string> all = {path, command};
+    // argv[0] "edgelm": the trainer's usage lines then read as the command the user typed.
+    std::vector<std::string> all = {"edgelm", command};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (std::string& a : all) argv.push_back(a.data());
