@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_test_support.h"
 #include "gguf/gguf_keys.h"
 #include "gguf/gguf_writer.h"
 #include "test_models.h"
@@ -16,34 +17,9 @@ namespace {
 
 using testing::temp_path;
 
-struct CliResult {
-    int code;
-    std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-CliResult run_cli(const std::string& args) {
-    const std::string out = temp_path("cli.out"), err = temp_path("cli.err");
-    const std::string cmd = std::string(EDGELM_BIN) + " " + args + " >" + out + " 2>" + err;
-    const int status = std::system(cmd.c_str());
-    CliResult r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-    std::filesystem::remove(out);
-    std::filesystem::remove(err);
-    return r;
-}
-
-void expect_one_error_line(const CliResult& r, const std::string& needle) {
-    EXPECT_NE(r.code, 0);
-    EXPECT_EQ(r.err.rfind("edgelm: error: ", 0), 0u) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_NE(r.err.find(needle), std::string::npos) << "missing '" << needle << "' in: " << r.err;
-}
+using testing::CliResult;
+using testing::expect_one_error_line;
+using testing::run_cli;
 
 class CliTest : public ::testing::Test {
   protected:

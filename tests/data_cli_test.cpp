@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_test_support.h"
 #include "data_test_support.h"
 
 namespace edgelm {
@@ -15,27 +16,9 @@ using testing::temp_dir;
 using testing::temp_path;
 using testing::write_file;
 
-struct CliResult {
-    int code;
-    std::string out, err;
-};
-
-CliResult run_cli(const std::string& args) {
-    const std::string out = temp_path("data-cli.out"), err = temp_path("data-cli.err");
-    const std::string cmd = std::string(EDGELM_BIN) + " " + args + " >" + out + " 2>" + err;
-    const int status = std::system(cmd.c_str());
-    CliResult r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out), read_file(err)};
-    std::filesystem::remove(out);
-    std::filesystem::remove(err);
-    return r;
-}
-
-void expect_one_error_line(const CliResult& r, const std::string& needle) {
-    EXPECT_NE(r.code, 0);
-    EXPECT_EQ(r.err.rfind("edgelm: error: ", 0), 0u) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_NE(r.err.find(needle), std::string::npos) << "missing '" << needle << "' in: " << r.err;
-}
+using testing::CliResult;
+using testing::expect_one_error_line;
+using testing::run_cli;
 
 class DataCliTest : public ::testing::Test {
   protected:
