@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "train/llama_module.h"
+#include "train/openmp_spin.h"
 #include "train/trainer.h"
 
 namespace {
@@ -43,6 +44,7 @@ double matmul_gflops(int64_t m, int64_t k, int64_t n, int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    edgelm::train::restart_with_short_openmp_spin(argv);  // see openmp_spin.h
     int dim = 288, layers = 6, heads = 6, kv_heads = 6, ffn = 768, vocab = 32000, ctx = 256;
     int batch = 4, reps = 5, threads = 2;
     std::string precision = "fp32";

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "train/openmp_spin.h"
 
 namespace edgelm::cli {
 
@@ -30,6 +31,7 @@ std::string trainer_path() {
     std::vector<char*> argv;
     for (std::string& a : all) argv.push_back(a.data());
     argv.push_back(nullptr);
+    train::set_short_openmp_spin();  // so edgelm-train need not restart itself
     std::fflush(stdout);
     execv(path.c_str(), argv.data());
     throw Error("cannot run the trainer " + path + " (" + std::strerror(errno) +
