@@ -1,12 +1,7 @@
 // Perplexity and bits per byte of a model over a text.
 //
-// The text is tokenized once (no BOS) and scored in windows, each run from a fresh context
-// that starts with BOS; every token of the text is scored exactly once. By default the
-// windows do not overlap (n_ctx - 1 tokens each; the first token of a window is predicted
-// from BOS alone, so a token sees n_ctx / 2 tokens of context on average). With a stride S
-// each window scores only its last S tokens and fills the rest with the tokens before them,
-// so every token after the first window sees at least n_ctx - 1 - S tokens of context (as
-// llama.cpp's perplexity and sliding-window evaluations do), at n_ctx / S times the cost. Bits per
+// The text is cut into windows as src/eval/scored_windows.h describes (every token scored
+// once; --stride for overlapping windows with more context). Bits per
 // byte divides the total negative log-likelihood in bits by the text's UTF-8 bytes, so
 // models with different tokenizers compare fairly.
 #pragma once

@@ -12,6 +12,7 @@ void add_inspect(CLI::App& app);
 void add_init(CLI::App& app);
 void add_run(CLI::App& app);
 void add_perplexity(CLI::App& app);
+void add_compare(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_quantize(CLI::App& app);
 void add_tokenizer(CLI::App& app);  // tokenizer train
