@@ -56,6 +56,34 @@ TEST(QuantizeTest, Q8_0AndQ4_0FilesHoldTheReferenceEncodingAndRun) {
     std::filesystem::remove(m.path);
 }
 
+TEST(QuantizeTest, KeepRulesChooseTheTypeOfMatchingTensors) {
+    auto m = make_test_model(tiny_config(64, 2, 4, 2, 96, 300, 32, true), DType::F32, "qkeep.gguf");
+    const std::string out = temp_path("q-keep.gguf");
+    const std::vector<TensorTypeRule> keep = {parse_tensor_type_rule("token_embd.weight=q8_0"),
+                                              parse_tensor_type_rule("blk.1.ffn_*=f16")};
+    quantize_model(m.path, out, DType::Q4_0, keep);
+    GgufFile f(out);
+    for (const GgufTensor& t : f.tensors()) {
+        DType expect = DType::Q4_0;
+        if (t.dims.size() == 1)
+            expect = DType::F32;
+        else if (t.name == "token_embd.weight")
+            expect = DType::Q8_0;
+        else if (t.name.rfind("blk.1.ffn_", 0) == 0)
+            expect = DType::F16;
+        EXPECT_EQ(t.type, expect) << t.name;
+    }
+    std::filesystem::remove(out);
+    // A rule that matches nothing is a mistake (a typo), not a no-op; bad rules name themselves.
+    EXPECT_THROW(
+        quantize_model(m.path, out, DType::Q4_0, {parse_tensor_type_rule("tok_embd=q8_0")}),
+        ArgumentError);
+    EXPECT_FALSE(std::filesystem::exists(out));
+    for (const char* bad : {"token_embd.weight", "=q8_0", "output=", "output=q5_9"})
+        EXPECT_THROW(parse_tensor_type_rule(bad), ArgumentError) << bad;
+    std::filesystem::remove(m.path);
+}
+
 TEST(QuantizeTest, RefusesToRaisePrecisionAndLeavesFilesAlone) {
     auto m =
         make_test_model(tiny_config(64, 1, 4, 4, 96, 300, 32, true), DType::Q4_0, "q4src.gguf");

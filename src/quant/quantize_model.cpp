@@ -1,5 +1,7 @@
 #include "quant/quantize_model.h"
 
+#include <fnmatch.h>
+
 #include <cmath>
 #include <filesystem>
 
@@ -21,12 +23,31 @@ double bits_per_weight(DType t) {
                 : 0;
 }
 
+void require_writable(DType type) {
+    if (!type_traits(type).from_float)
+        throw ArgumentError(std::string("quantize: edgelm cannot write ") + dtype_name(type) +
+                            " yet (q8_0, q4_0, f16, bf16, f32)");
+}
+
 }  // namespace
 
-QuantizeReport quantize_model(const std::string& in_path, const std::string& out_path, DType type) {
-    const TypeTraits& target = type_traits(type);
-    if (!target.from_float)
-        throw ArgumentError(std::string("quantize: edgelm cannot write ") + target.name + " yet");
+TensorTypeRule parse_tensor_type_rule(const std::string& rule) {
+    const size_t eq = rule.rfind('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == rule.size())
+        throw ArgumentError("--keep '" + rule +
+                            "': expected PATTERN=TYPE, e.g. token_embd.weight=q8_0");
+    const std::string type_name = rule.substr(eq + 1);
+    const auto type = runnable_dtype_from_name(type_name);
+    if (!type)
+        throw ArgumentError("--keep '" + rule + "': unknown type '" + type_name +
+                            "' (q8_0, q4_0, f16, bf16, f32)");
+    require_writable(*type);
+    return {rule.substr(0, eq), *type};
+}
+
+QuantizeReport quantize_model(const std::string& in_path, const std::string& out_path, DType type,
+                              const std::vector<TensorTypeRule>& keep) {
+    require_writable(type);
     if (std::filesystem::exists(out_path) && std::filesystem::exists(in_path) &&
         std::filesystem::equivalent(in_path, out_path))
         throw ArgumentError("output " + out_path + " is the input file; write to a new file");
@@ -45,9 +66,18 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
     else
         w.remove(keys::kQuantizationVersion);
 
+    std::vector<bool> rule_used(keep.size(), false);
+    const auto requested_type = [&](const std::string& name) {
+        for (size_t i = 0; i < keep.size(); ++i)
+            if (fnmatch(keep[i].pattern.c_str(), name.c_str(), 0) == 0) {
+                rule_used[i] = true;
+                return keep[i].type;
+            }
+        return type;
+    };
     report.tensors.reserve(in.tensors().size());  // the producers below keep pointers
     for (const GgufTensor& t : in.tensors()) {
-        const DType to = storage_type_for(t.dims, type);
+        const DType to = storage_type_for(t.dims, requested_type(t.name));
         const TypeTraits* from = find_type_traits(t.type);
         if (!from)
             throw ArgumentError(
@@ -56,7 +86,7 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
         if (t.dims.size() >= 2 && bits_per_weight(t.type) < bits_per_weight(to) && t.type != to)
             throw ArgumentError(
                 in_path + ": tensor '" + t.name + "' is already " + dtype_name(t.type) +
-                "; converting it to " + target.name +
+                "; converting it to " + dtype_name(to) +
                 " cannot restore the precision it lost; quantize from the f32 or f16 original");
         report.tensors.push_back({t.name, t.type, to, t.bytes, 0, 0.0});
         TensorQuantReport* rep = &report.tensors.back();
@@ -75,6 +105,10 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
             return bytes;
         });
     }
+    for (size_t i = 0; i < keep.size(); ++i)
+        if (!rule_used[i])
+            throw ArgumentError("--keep '" + keep[i].pattern + "' matches no tensor of " + in_path +
+                                "; `edgelm inspect` lists the tensor names");
     w.write(out_path);
     report.size_out = std::filesystem::file_size(out_path);
     return report;

@@ -23,8 +23,21 @@ struct QuantizeReport {
     std::vector<TensorQuantReport> tensors;
 };
 
-// Throws ArgumentError for an unrunnable target type or when the input is already
-// stored at a lower precision than the target (that cannot restore lost precision).
-QuantizeReport quantize_model(const std::string& in_path, const std::string& out_path, DType type);
+// A tensor-name pattern (shell glob: `token_embd.weight`, `output*`, `blk.*.ffn_down*`)
+// and the type its matches are stored as instead of the target, e.g. to keep the
+// embedding at Q8_0 in a Q4_0 file, as llama.cpp's Q4_0 files do.
+struct TensorTypeRule {
+    std::string pattern;
+    DType type;
+};
+
+// Parses "PATTERN=TYPE" (`token_embd.weight=q8_0`). Throws ArgumentError naming the rule.
+TensorTypeRule parse_tensor_type_rule(const std::string& rule);
+
+// Throws ArgumentError for an unrunnable target type, a rule that matches no tensor, or
+// when a tensor is already stored at a lower precision than it would be written at (that
+// cannot restore lost precision). The first rule that matches a tensor decides its type.
+QuantizeReport quantize_model(const std::string& in_path, const std::string& out_path, DType type,
+                              const std::vector<TensorTypeRule>& keep = {});
 
 }  // namespace edgelm

@@ -12,6 +12,7 @@ namespace {
 
 struct QuantizeOptions {
     std::string in, out, type;
+    std::vector<std::string> keep;
     bool verbose = false;
 };
 
@@ -20,7 +21,9 @@ void run_quantize(const QuantizeOptions& o) {
     if (!type)
         throw ArgumentError("quantize: unknown --type '" + o.type +
                             "' (q8_0, q4_0, f16, bf16, f32)");
-    const QuantizeReport r = quantize_model(o.in, o.out, *type);
+    std::vector<TensorTypeRule> rules;
+    for (const std::string& k : o.keep) rules.push_back(parse_tensor_type_rule(k));
+    const QuantizeReport r = quantize_model(o.in, o.out, *type, rules);
     if (o.verbose)
         for (const auto& t : r.tensors)
             std::printf("  %-32s %-5s -> %-5s %10llu -> %10llu bytes, rmse %.3g\n", t.name.c_str(),
@@ -41,6 +44,9 @@ void add_quantize(CLI::App& app) {
     sub->add_option("input", o->in, "Input GGUF model")->required();
     sub->add_option("output", o->out, "Output GGUF model")->required();
     sub->add_option("--type", o->type, "q8_0, q4_0, f16, bf16 or f32")->required();
+    sub->add_option("--keep", o->keep,
+                    "PATTERN=TYPE: store tensors whose names match the glob at TYPE instead "
+                    "(e.g. token_embd.weight=q8_0); repeatable, the first match wins");
     sub->add_flag("-v,--verbose", o->verbose, "Print per-tensor sizes and error");
     sub->callback([o] { run_quantize(*o); });
 }
