@@ -31,7 +31,7 @@ TEST(QuantizeTest, Q8_0AndQ4_0FilesHoldTheReferenceEncodingAndRun) {
     const std::string before = file_bytes(m.path);
     for (DType type : {DType::Q8_0, DType::Q4_0, DType::F16, DType::BF16}) {
         const std::string out = temp_path(std::string("q-") + dtype_name(type) + ".gguf");
-        const QuantizeReport r = quantize_model(m.path, out, type);
+        const QuantizeReport r = quantize_model(m.path, out, QuantizeOptions(type));
         EXPECT_LT(r.size_out, r.size_in);
         GgufFile f(out);
         EXPECT_EQ(f.get_uint(keys::kFileType), llama_file_type(type));
@@ -61,7 +61,9 @@ TEST(QuantizeTest, KeepRulesChooseTheTypeOfMatchingTensors) {
     const std::string out = temp_path("q-keep.gguf");
     const std::vector<TensorTypeRule> keep = {parse_tensor_type_rule("token_embd.weight=q8_0"),
                                               parse_tensor_type_rule("blk.1.ffn_*=f16")};
-    quantize_model(m.path, out, DType::Q4_0, keep);
+    QuantizeOptions options(DType::Q4_0);
+    options.keep = keep;
+    quantize_model(m.path, out, options);
     GgufFile f(out);
     for (const GgufTensor& t : f.tensors()) {
         DType expect = DType::Q4_0;
@@ -75,9 +77,8 @@ TEST(QuantizeTest, KeepRulesChooseTheTypeOfMatchingTensors) {
     }
     std::filesystem::remove(out);
     // A rule that matches nothing is a mistake (a typo), not a no-op; bad rules name themselves.
-    EXPECT_THROW(
-        quantize_model(m.path, out, DType::Q4_0, {parse_tensor_type_rule("tok_embd=q8_0")}),
-        ArgumentError);
+    options.keep = {parse_tensor_type_rule("tok_embd=q8_0")};
+    EXPECT_THROW(quantize_model(m.path, out, options), ArgumentError);
     EXPECT_FALSE(std::filesystem::exists(out));
     for (const char* bad : {"token_embd.weight", "=q8_0", "output=", "output=q5_9"})
         EXPECT_THROW(parse_tensor_type_rule(bad), ArgumentError) << bad;
@@ -88,10 +89,12 @@ TEST(QuantizeTest, RefusesToRaisePrecisionAndLeavesFilesAlone) {
     auto m =
         make_test_model(tiny_config(64, 1, 4, 4, 96, 300, 32, true), DType::Q4_0, "q4src.gguf");
     const std::string out = temp_path("q4-to-q8.gguf");
-    EXPECT_THROW(quantize_model(m.path, out, DType::Q8_0), ArgumentError);
+    EXPECT_THROW(quantize_model(m.path, out, QuantizeOptions(DType::Q8_0)), ArgumentError);
     EXPECT_FALSE(std::filesystem::exists(out));
-    EXPECT_THROW(quantize_model(m.path, m.path, DType::Q4_0), ArgumentError);  // in place
-    EXPECT_THROW(quantize_model(m.path, out, DType::Q6_K), ArgumentError);     // read, not written
+    EXPECT_THROW(quantize_model(m.path, m.path, QuantizeOptions(DType::Q4_0)),
+                 ArgumentError);  // in place
+    EXPECT_THROW(quantize_model(m.path, out, QuantizeOptions(DType::Q6_K)),
+                 ArgumentError);                 // read, not written
     Session s(Model::load(m.path), {0, 1, {}});  // the input still loads
     std::filesystem::remove(m.path);
 }

@@ -2,13 +2,16 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "gguf/gguf_keys.h"
 #include "gguf/gguf_reader.h"
 #include "gguf/gguf_writer.h"
+#include "quant/gptq.h"
 #include "runtime/model_writer.h"
 
 namespace edgelm {
@@ -29,6 +32,33 @@ void require_writable(DType type) {
                             " yet (q8_0, q4_0, f16, bf16, f32)");
 }
 
+// sqrt(sum_r e_r H e_r^T / (tokens * rows)): the RMS error of the matrix's outputs over
+// the calibration inputs, from the weight errors e = w - q and H = sum x x^T.
+double output_rmse(const std::vector<float>& w, const std::vector<float>& q, int64_t rows,
+                   int64_t cols, const std::vector<double>& h, int64_t tokens, ThreadPool& pool) {
+    std::vector<double> per_row(static_cast<size_t>(rows));
+    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+        std::vector<double> e(static_cast<size_t>(cols));
+        for (int64_t r = r0; r < r1; ++r) {
+            const size_t base = static_cast<size_t>(r * cols);
+            for (size_t i = 0; i < e.size(); ++i)
+                e[i] = static_cast<double>(w[base + i]) - static_cast<double>(q[base + i]);
+            double sum = 0;
+            for (size_t i = 0; i < e.size(); ++i) {
+                const double* hi = h.data() + i * e.size();
+                double hi_e = 0;
+                for (size_t j = 0; j < e.size(); ++j) hi_e += hi[j] * e[j];
+                sum += e[i] * hi_e;
+            }
+            per_row[static_cast<size_t>(r)] = sum;
+        }
+    });
+    double total = 0;
+    for (const double v : per_row) total += v;
+    return std::sqrt(std::max(0.0, total) /
+                     static_cast<double>(std::max<int64_t>(1, tokens) * rows));
+}
+
 }  // namespace
 
 TensorTypeRule parse_tensor_type_rule(const std::string& rule) {
@@ -45,8 +75,10 @@ TensorTypeRule parse_tensor_type_rule(const std::string& rule) {
     return {rule.substr(0, eq), *type};
 }
 
-QuantizeReport quantize_model(const std::string& in_path, const std::string& out_path, DType type,
-                              const std::vector<TensorTypeRule>& keep) {
+QuantizeReport quantize_model(const std::string& in_path, const std::string& out_path,
+                              const QuantizeOptions& options) {
+    const DType type = options.type;
+    const std::vector<TensorTypeRule>& keep = options.keep;
     require_writable(type);
     if (std::filesystem::exists(out_path) && std::filesystem::exists(in_path) &&
         std::filesystem::equivalent(in_path, out_path))
@@ -75,6 +107,7 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
             }
         return type;
     };
+    ThreadPool pool(std::max(1, options.n_threads));
     report.tensors.reserve(in.tensors().size());  // the producers below keep pointers
     for (const GgufTensor& t : in.tensors()) {
         const DType to = storage_type_for(t.dims, requested_type(t.name));
@@ -91,16 +124,40 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
         report.tensors.push_back({t.name, t.type, to, t.bytes, 0, 0.0});
         TensorQuantReport* rep = &report.tensors.back();
         const GgufTensor* src = &t;
-        w.add_tensor(t.name, to, t.dims, [src, from, to, rep] {
+        const std::vector<double>* h = nullptr;
+        int64_t calibration_tokens = 0;
+        if (options.calibration && t.dims.size() == 2) {
+            const auto it = options.calibration->inputs.find(t.name);
+            if (it != options.calibration->inputs.end() && it->second &&
+                it->second->size() == static_cast<size_t>(t.dims[0] * t.dims[0])) {
+                h = it->second.get();
+                calibration_tokens = options.calibration->tokens;
+            }
+        }
+        w.add_tensor(t.name, to, t.dims, [src, from, to, rep, h, calibration_tokens, &pool] {
             std::vector<float> values(static_cast<size_t>(src->n_elements));
             from->to_float(src->data, values.data(), src->n_elements);
-            std::vector<uint8_t> bytes = encode_tensor(values.data(), src->n_elements, to);
+            const int64_t cols = src->dims[0], rows = src->n_elements / cols;
+            rep->gptq = h && gptq_supports(to);
+            std::vector<uint8_t> bytes =
+                rep->gptq ? gptq_quantize(values.data(), rows, cols, *h, to, GptqParams{}, pool)
+                          : encode_tensor(values.data(), src->n_elements, to);
             std::vector<float> back(values.size());
             type_traits(to).to_float(bytes.data(), back.data(), src->n_elements);
             double se = 0;
             for (size_t k = 0; k < values.size(); ++k)
                 se += double(values[k] - back[k]) * (values[k] - back[k]);
             rep->rmse = std::sqrt(se / static_cast<double>(values.size()));
+            if (h)
+                rep->output_rmse =
+                    output_rmse(values, back, rows, cols, *h, calibration_tokens, pool);
+            if (rep->gptq) {  // what rounding would have cost, for the report
+                const std::vector<uint8_t> rounded =
+                    encode_tensor(values.data(), src->n_elements, to);
+                type_traits(to).to_float(rounded.data(), back.data(), src->n_elements);
+                rep->rounded_output_rmse =
+                    output_rmse(values, back, rows, cols, *h, calibration_tokens, pool);
+            }
             rep->bytes_out = bytes.size();
             return bytes;
         });

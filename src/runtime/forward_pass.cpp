@@ -37,6 +37,10 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
     const int group = c.n_heads / c.n_kv_heads;
     const float att_scale = 1.0f / std::sqrt(static_cast<float>(hd));
     const DotFn f32_dot = type_traits(DType::F32).dot;
+    const auto observe = [&](int layer, ActivationSite site, const float* rows, int m,
+                             int64_t cols) {
+        if (observer_) observer_(layer, site, rows, m, cols);
+    };
 
     for (int t = 0; t < n; ++t)
         matrix_row(x_.data() + t * dim, w.token_embd, tokens[static_cast<size_t>(t)]);
@@ -52,6 +56,7 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
         for_tokens(n, [&](int t) {
             rmsnorm(xb_.data() + t * dim, x_.data() + t * dim, lw.attn_norm, dim, c.norm_eps);
         });
+        observe(l, ActivationSite::AttentionInput, xb_.data(), n, dim);
         const ActivationRows& a_q = activations(xb_.data(), n, dim, lw.wq.traits->act_type);
         const ActivationRows& a_kv = lw.wk.traits->act_type == lw.wq.traits->act_type
                                          ? a_q
@@ -114,6 +119,7 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
                          hd);
             }
         });
+        observe(l, ActivationSite::AttentionOutput, att_out, n, q_dim);
         matmul(lw.wo, activations(att_out, n, q_dim, lw.wo.traits->act_type), proj_.data(), dim);
         for (int i = 0; i < n * dim; ++i)
             x_[static_cast<size_t>(i)] += proj_[static_cast<size_t>(i)];
@@ -122,6 +128,7 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
         for_tokens(n, [&](int t) {
             rmsnorm(xb_.data() + t * dim, x_.data() + t * dim, lw.ffn_norm, dim, c.norm_eps);
         });
+        observe(l, ActivationSite::FfnInput, xb_.data(), n, dim);
         const ActivationRows& a_g = activations(xb_.data(), n, dim, lw.w_gate.traits->act_type);
         if (lw.w_up.traits->act_type != lw.w_gate.traits->act_type)
             throw FormatError(
@@ -137,6 +144,7 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
                            static_cast<int>(r1 - r0));
             },
             32);
+        observe(l, ActivationSite::FfnHidden, hb_.data(), n, ffn);
         matmul(lw.w_down, activations(hb_.data(), n, ffn, lw.w_down.traits->act_type), proj_.data(),
                dim);
         for (int i = 0; i < n * dim; ++i)
@@ -149,6 +157,7 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
     for (int t = first; t < n; ++t)
         rmsnorm(xb_.data() + (t - first) * dim, x_.data() + t * dim, w.output_norm, dim,
                 c.norm_eps);
+    observe(-1, ActivationSite::OutputInput, xb_.data(), m, dim);
     matmul(w.output, activations(xb_.data(), m, dim, w.output.traits->act_type), logits_out,
            c.vocab);
 }

@@ -3,6 +3,7 @@
 // One Session is used by one thread at a time; run many sessions on one Model.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -14,6 +15,14 @@
 #include "runtime/sampler.h"
 
 namespace edgelm {
+
+// The float input rows of weight matrices, as a calibration pass sees them (edgelm quantize
+// --calibration): the normed input of attn_q/k/v, the attention output that attn_output
+// reads, the normed input of ffn_gate/up, the SwiGLU output that ffn_down reads, and the
+// normed final state that the output matrix reads (layer -1).
+enum class ActivationSite { AttentionInput, AttentionOutput, FfnInput, FfnHidden, OutputInput };
+using ActivationObserver =
+    std::function<void(int layer, ActivationSite site, const float* rows, int n, int64_t cols)>;
 
 struct SessionParams {
     int n_ctx = 0;      // 0 = the model's trained context
@@ -38,6 +47,9 @@ class Session {
     const std::vector<TokenId>& tokens() const { return tokens_; }
     const Model& model() const { return *model_; }
     Sampler& sampler() { return sampler_; }
+
+    // Calls `observer` with the input rows of every matrix product from now on (null: stop).
+    void set_activation_observer(ActivationObserver observer) { observer_ = std::move(observer); }
 
     // Forgets all tokens (the KV cache is overwritten lazily).
     void reset();
@@ -91,6 +103,7 @@ class Session {
     std::vector<float> logits_;       // (n, vocab) when all logits are wanted
     std::vector<float> last_logits_;  // (vocab)
     ActivationRows act_f32_, act_q8_;
+    ActivationObserver observer_;
 };
 
 }  // namespace edgelm

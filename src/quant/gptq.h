@@ -1,0 +1,39 @@
+// Error-compensating quantization of one weight matrix (GPTQ: Frantar et al., 2022,
+// "Accurate Post-Training Quantization for Generative Pre-trained Transformers").
+//
+// Round to nearest minimises each weight's own error. GPTQ minimises the error of the
+// layer's output over calibration inputs X, ||X W^T - X Q^T||^2: it quantizes the columns
+// of W one at a time and moves each column's rounding error onto the columns not yet
+// quantized, weighted by the inverse of the inputs' second moment H = X^T X (through its
+// Cholesky factor, so the update is exact for the quadratic). Rows are independent, so
+// they run in parallel. Block scales (ggml's Q4_0 / Q8_0, 32 columns each) are chosen when
+// the algorithm reaches a block, from the weights as updated so far, by the same rule as
+// round to nearest; the output is ordinary ggml blocks that any Q4_0 / Q8_0 reader runs.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace edgelm {
+
+class ThreadPool;
+
+struct GptqParams {
+    // Added to H's diagonal, as a fraction of its mean: keeps the factorisation stable when
+    // some inputs barely vary (GPTQ's default 0.01).
+    double damp = 0.01;
+};
+
+// Whether gptq_quantize can write this type.
+bool gptq_supports(DType type);
+
+// w: rows x cols (row-major floats); h: cols x cols, the sum of x x^T over calibration
+// inputs x (only the upper triangle is read). Returns rows x cols of `type` in ggml's
+// layout. Throws ArgumentError for an unsupported type or cols not a multiple of 32.
+std::vector<uint8_t> gptq_quantize(const float* w, int64_t rows, int64_t cols,
+                                   const std::vector<double>& h, DType type,
+                                   const GptqParams& params, ThreadPool& pool);
+
+}  // namespace edgelm
