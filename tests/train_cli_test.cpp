@@ -192,6 +192,48 @@ TEST_F(TrainCliTest, WallClockBudgetStopsEvaluatesAndExports) {
     EXPECT_NE(r.out.find("val loss"), std::string::npos) << r.out;
 }
 
+double perplexity_of(const std::string& model, const std::string& text_file) {
+    const CliResult r = run_cli("perplexity " + model + " -f " + text_file + " --json");
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.code == 0 ? nlohmann::json::parse(r.out)["perplexity"].get<double>() : 0.0;
+}
+
+TEST_F(TrainCliTest, InitFromAGgufStartsFromItsWeights) {
+    // A run started from a trained model with a learning rate too small to move anything
+    // exports the same model: the weights were loaded, not drawn at random.
+    const std::string a = *dir_ + "/init-a.gguf", b = *dir_ + "/init-b.gguf";
+    ASSERT_EQ(run_cli("train --data " + shards() + " -o " + run_dir("init-a") + " " + kShape +
+                      "--steps 30 --export " + a)
+                  .code,
+              0);
+    const std::string flags = " --batch-size 8 -t 1 --warmup 0 --eval-tokens 2048 -q ";
+    const CliResult r = run_cli("train --data " + shards() + " -o " + run_dir("init-b") +
+                                " --init-from " + a + flags + "--steps 1 --lr 1e-12 --export " + b);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::string text = *dir_ + "/corpus.txt";
+    const double ppl_a = perplexity_of(a, text), ppl_b = perplexity_of(b, text);
+    EXPECT_NEAR(ppl_b, ppl_a, 1e-4 * ppl_a);
+    const std::string random = *dir_ + "/init-random.gguf";
+    ASSERT_EQ(run_cli("train --data " + shards() + " -o " + run_dir("init-r") + " " + kShape +
+                      "--steps 1 --export " + random)
+                  .code,
+              0);
+    EXPECT_GT(perplexity_of(random, text), 1.5 * ppl_a);  // 30 steps did learn something
+
+    expect_one_error_line(run_cli("train --data " + shards() + " -o " + run_dir("init-c") +
+                                  " --init-from " + a + " --dim 48 --steps 1"),
+                          "--init-from");
+    const std::string other = *dir_ + "/other-vocab.gguf";
+    ASSERT_EQ(run_cli("init --dim 32 --layers 2 --heads 4 --kv-heads 2 --ffn 64 --vocab 300 "
+                      "--ctx 32 -o " +
+                      other)
+                  .code,
+              0);
+    expect_one_error_line(run_cli("train --data " + shards() + " -o " + run_dir("init-d") +
+                                  " --init-from " + other + " --steps 1"),
+                          "vocabulary");
+}
+
 TEST_F(TrainCliTest, BadInputGivesOneErrorLine) {
     expect_one_error_line(run_cli("train -o " + run_dir("x") + " " + kShape), "--data");
     expect_one_error_line(run_cli("train --data /nonexistent/shards -o " + run_dir("x")),

@@ -32,6 +32,9 @@ struct TrainOptions {
 
     // Shape: ModelConfig's fields; vocab comes from the data's tokenizer.
     ModelConfig shape;
+    // A GGUF model whose weights start the run (its shape must be `shape`, its vocabulary
+    // the data's tokenizer); "" = random initialisation.
+    std::string init_from;
     int shared_blocks = 0;  // --share-layers: distinct blocks (0 = none shared)
 
     int batch_size = 16;  // sequences per optimizer step (global, over all processes)

@@ -21,6 +21,7 @@
 #include "train/checkpoint.h"
 #include "train/data_parallel.h"
 #include "train/gguf_export.h"
+#include "train/gguf_import.h"
 #include "train/llama_module.h"
 #include "train/loss_plot.h"
 #include "train/trainer.h"
@@ -220,6 +221,10 @@ TrainResult run_training(const TrainOptions& o) {
     const std::string tokenizer_model = read_file(info.tokenizer);
 
     ModelConfig config = o.shape;
+    if (!o.init_from.empty() && config.vocab != info.vocab_size)
+        throw ArgumentError(o.init_from + " has a vocabulary of " + std::to_string(config.vocab) +
+                            " tokens, the --data shards one of " + std::to_string(info.vocab_size) +
+                            "; prepare the data with the model's tokenizer");
     config.vocab = info.vocab_size;
     config.n_blocks = o.shared_blocks;
     config.validate();
@@ -263,6 +268,8 @@ TrainResult run_training(const TrainOptions& o) {
     torch::manual_seed(static_cast<uint64_t>(o.seed));
     LlamaModel model(config, config.blocks());
     model->init_weights(o.seed);
+    if (!o.init_from.empty() && !fs::exists(ckpt_path))
+        load_gguf_weights(o.init_from, *model, tokenizer_model);  // a resume loads its own
     ParamGroups pg = make_param_groups(*model, o);
     torch::optim::AdamW optimizer(pg.groups);
 

@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "data/token_shards.h"
+#include "gguf/gguf_reader.h"
 #include "train/trainer.h"
 
 namespace edgelm::cli {
@@ -154,7 +155,15 @@ void run_train(CLI::App* sub, TrainCliOptions& o) {
     int vocab = o.vocab;
     if (!o.data.empty()) vocab = data::read_shard_set_info(o.data[0]).vocab_size;
     if (vocab <= 0) vocab = 4096;
-    if (!o.preset.empty()) {
+    if (!t.init_from.empty()) {
+        for (const char* shape_flag : {"--preset", "--dim", "--layers", "--heads", "--kv-heads",
+                                       "--ffn", "--ctx", "--untied", "--share-layers"})
+            if (sub->count(shape_flag) > 0)
+                throw ArgumentError(std::string("train: --init-from takes the shape from ") +
+                                    t.init_from + "; drop " + shape_flag);
+        t.shape = ModelConfig::from_gguf(GgufFile(t.init_from));
+        t.shared_blocks = t.shape.n_blocks;
+    } else if (!o.preset.empty()) {
         const train::DevicePreset p = train::device_preset(o.preset, vocab, o.ctx);
         t.shape = p.shape;
         if (sub->count("--export-type") == 0) o.export_type = dtype_name(p.intended_type);
@@ -220,6 +229,9 @@ void add_train(CLI::App& app) {
     sub->add_option("--config", o->config_file,
                     "JSON object of settings (option names without dashes); flags override it");
     sub->add_option("--preset", o->preset, "Shape for a device class: mcu, iot or mobile");
+    sub->add_option("--init-from", t.init_from,
+                    "Start from this GGUF model's weights and shape (no shape flags): continue "
+                    "training it, or recover a pruned model");
     sub->add_option("--dim", o->dim, "Embedding width")->capture_default_str();
     sub->add_option("--layers", o->layers, "Decoder layers")->capture_default_str();
     sub->add_option("--heads", o->heads, "Attention heads")->capture_default_str();
