@@ -234,6 +234,33 @@ TEST_F(TrainCliTest, InitFromAGgufStartsFromItsWeights) {
                           "vocabulary");
 }
 
+TEST_F(TrainCliTest, PruneRecoverWinsBackWhatPruningCost) {
+    const std::string base = *dir_ + "/prune-base.gguf";
+    ASSERT_EQ(run_cli("train --data " + shards() + " -o " + run_dir("prune-base") + " " + kShape +
+                      "--steps 60 --export " + base)
+                  .code,
+              0);
+    const std::string pruned = *dir_ + "/pruned.gguf", recovered = *dir_ + "/recovered.gguf";
+    CliResult r = run_cli("prune " + base + " " + pruned + " --structured ffn --amount 0.5");
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = run_cli("prune " + base + " " + recovered +
+                " --structured ffn --amount 0.5 --recover 40 "
+                "--recover-lr 2e-3 -t 1 --data " +
+                shards());
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("pruned and recovered"), std::string::npos) << r.out;
+    EXPECT_FALSE(std::filesystem::exists(recovered + ".pruned.gguf"));
+    EXPECT_EQ(Model::load(recovered)->config().ffn_dim, 32);
+    const std::string text = *dir_ + "/corpus.txt";
+    const double ppl_base = perplexity_of(base, text), ppl_pruned = perplexity_of(pruned, text),
+                 ppl_recovered = perplexity_of(recovered, text);
+    EXPECT_GT(ppl_pruned, ppl_base);
+    EXPECT_LT(ppl_recovered, ppl_pruned);
+    expect_one_error_line(run_cli("prune " + base + " " + *dir_ +
+                                  "/x.gguf --structured ffn --amount 0.5 --recover 5"),
+                          "--data");
+}
+
 TEST_F(TrainCliTest, BadInputGivesOneErrorLine) {
     expect_one_error_line(run_cli("train -o " + run_dir("x") + " " + kShape), "--data");
     expect_one_error_line(run_cli("train --data /nonexistent/shards -o " + run_dir("x")),

@@ -1,9 +1,13 @@
-// edgelm prune IN OUT --structured heads|ffn|layers --amount A [--calibration TEXT]:
-// removes the least important heads, channels or layers and writes a smaller dense model.
+// edgelm prune IN OUT --structured heads|ffn|layers --amount A [--calibration TEXT]
+// [--recover STEPS --data SHARDS]: removes the least important heads, channels or layers,
+// writes a smaller dense model and optionally fine-tunes it to win back quality.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "commands.h"
+#include "core/error.h"
 #include "core/mapped_file.h"
 #include "quant/calibration.h"
 #include "quant/structured_prune.h"
@@ -14,8 +18,9 @@ namespace edgelm::cli {
 namespace {
 
 struct PruneCliOptions {
-    std::string in, out, unit, calibration;
-    double amount = 0;
+    std::string in, out, unit, calibration, data, recover_dir;
+    double amount = 0, recover_lr = 3e-4;
+    int64_t recover_steps = 0;
     int64_t calibration_tokens = 8192;
     int threads = default_threads();
 };
@@ -38,16 +43,38 @@ void run_prune(const PruneCliOptions& o) {
         stats = collect_calibration_stats(Model::load(o.in), read_text_file(o.calibration), cp);
         p.calibration = &stats;
     }
-    const StructuredPruneReport r = prune_structured(o.in, o.out, p);
+    if (o.recover_steps < 0) throw ArgumentError("--recover must be >= 0 steps");
+    if (o.recover_steps > 0 && o.data.empty())
+        throw ArgumentError(
+            "--recover needs --data SHARDS (from `edgelm data prepare` with the "
+            "model's tokenizer)");
+    // With recovery the pruned model is an intermediate: the trainer starts from it and
+    // exports the recovered model to OUT.
+    const std::string pruned = o.recover_steps > 0 ? o.out + ".pruned.gguf" : o.out;
+    const StructuredPruneReport r = prune_structured(o.in, pruned, p);
     std::printf("before: %s\nafter:  %s\n", shape(r.before).c_str(), shape(r.after).c_str());
     if (!r.removed_layers.empty()) {
         std::printf("removed layers:");
         for (int l : r.removed_layers) std::printf(" %d", l);
         std::printf("\n");
     }
-    std::printf("wrote %s: %s -> %s (ranked by %s)\n", o.out.c_str(),
+    std::printf("wrote %s: %s -> %s (ranked by %s)\n", pruned.c_str(),
                 human_bytes(r.size_in).c_str(), human_bytes(r.size_out).c_str(),
                 p.calibration ? "activations on the calibration text" : "weight magnitude");
+    if (o.recover_steps == 0) return;
+    const std::string run_dir = o.recover_dir.empty() ? o.out + ".recover" : o.recover_dir;
+    std::printf("recovering: %lld training steps from %s (run directory %s)\n",
+                static_cast<long long>(o.recover_steps), pruned.c_str(), run_dir.c_str());
+    const int status = run_trainer(
+        "train", {"--init-from", pruned, "--data", o.data, "-o", run_dir, "--steps",
+                  std::to_string(o.recover_steps), "--lr", std::to_string(o.recover_lr), "--warmup",
+                  std::to_string(std::min<int64_t>(20, o.recover_steps / 10)), "--eval-every", "0",
+                  "-t", std::to_string(o.threads), "--export", o.out});
+    if (status != 0)
+        throw Error("recovery training failed (exit status " + std::to_string(status) +
+                    "); the pruned model without recovery is " + pruned);
+    std::filesystem::remove(pruned);
+    std::printf("wrote %s (pruned and recovered)\n", o.out.c_str());
 }
 
 }  // namespace
@@ -68,6 +95,14 @@ void add_prune(CLI::App& app) {
     sub->add_option("--calibration-tokens", o->calibration_tokens,
                     "Tokens of the calibration text to use")
         ->capture_default_str();
+    sub->add_option("--recover", o->recover_steps,
+                    "Then fine-tune the pruned model for this many steps on --data to win back "
+                    "quality (runs `edgelm train --init-from`)");
+    sub->add_option("--data", o->data, "Token shards for --recover");
+    sub->add_option("--recover-lr", o->recover_lr, "Learning rate of the recovery")
+        ->capture_default_str();
+    sub->add_option("--recover-dir", o->recover_dir,
+                    "Run directory of the recovery (default OUT.recover)");
     sub->add_option("-t,--threads", o->threads, "Threads")->capture_default_str();
     sub->callback([o] { run_prune(*o); });
 }

@@ -1,9 +1,11 @@
 // `edgelm train` and `edgelm export` run the edgelm-train program (tools/edgelm-train),
 // which holds the libtorch trainer; see CMakeLists.txt for why it is a separate process.
 // Every argument after the command name is passed through unchanged.
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -40,6 +42,25 @@ std::string trainer_path() {
 }
 
 }  // namespace
+
+int run_trainer(const std::string& command, const std::vector<std::string>& args) {
+    std::fflush(nullptr);
+    const pid_t pid = fork();
+    if (pid < 0) throw Error(std::string("cannot start the trainer: ") + std::strerror(errno));
+    if (pid == 0) {
+        try {
+            exec_trainer(command, args);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "edgelm: error: %s\n", e.what());
+        }
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            throw Error(std::string("waiting for the trainer: ") + std::strerror(errno));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
 void add_trainer_commands(CLI::App& app) {
     for (const auto& [name, help] :

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 namespace edgelm::cli {
 
@@ -20,6 +21,8 @@ void add_tokenizer(CLI::App& app);  // tokenizer train
 void add_data(CLI::App& app);       // data prepare
 // `train` and `export` in edgelm: they run the edgelm-train program.
 void add_trainer_commands(CLI::App& app);
+// Runs `edgelm-train COMMAND ARGS...` as a child process; returns its exit status.
+int run_trainer(const std::string& command, const std::vector<std::string>& args);
 
 // In edgelm-train (tools/edgelm-train/cmd_train.cpp).
 void add_train(CLI::App& app);
