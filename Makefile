@@ -8,12 +8,13 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Debian packages the build, tests and demo need (see docs/dependencies.md).
+# Debian packages the build, tests and demo need.
 # libtorch-dev needs libopenblas0-pthread beside it, or it falls back to the reference BLAS
-# and trains ~30x slower; libgloo-dev is for data-parallel training (c10d's Gloo).
+# and trains ~30x slower; libgloo-dev is for data-parallel training (c10d's Gloo);
+# chromium renders `edgelm compress --report` pages in a test.
 APT_PACKAGES := cmake ninja-build g++ pkg-config libcli11-dev nlohmann-json3-dev \
 	libgtest-dev libgmock-dev libsentencepiece-dev npm \
-	libtorch-dev libopenblas0-pthread libgloo-dev xz-utils p7zip-full
+	libtorch-dev libopenblas0-pthread libgloo-dev xz-utils p7zip-full chromium
 
 # For `make test-arm` only: the aarch64 cross compiler, qemu user emulation, and
 # GoogleTest's sources (built for the target in the cross build).
@@ -44,7 +45,7 @@ test: setup build
 test-asan: setup
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEDGELM_SANITIZE=ON -DEDGELM_TRAIN=OFF
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
-	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) -R 'Gguf|Tokenizer|Spm|Gpt2|Session|Quantize|Gptq|ScoredWindows|TokenShards|Documents|DocumentFormat|LineReader|SpmVocabulary|DataPrepare'
+	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) -R 'Gguf|Tokenizer|Spm|Gpt2|Session|Quantize|Gptq|ScoredWindows|CompressionStages|StructuredPrune|TokenShards|Documents|DocumentFormat|LineReader|SpmVocabulary|DataPrepare'
 
 setup-arm:
 	@missing=$$(for p in $(APT_PACKAGES_ARM); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -261,6 +261,54 @@ TEST_F(TrainCliTest, PruneRecoverWinsBackWhatPruningCost) {
                           "--data");
 }
 
+TEST_F(TrainCliTest, CompressRunsTheStagesAndTheReportRendersInChromium) {
+    const std::string base = *dir_ + "/compress-base.gguf";
+    ASSERT_EQ(run_cli("train --data " + shards() + " -o " + run_dir("compress-base") + " " +
+                      kShape + "--steps 40 --export " + base)
+                  .code,
+              0);
+    const std::string out = *dir_ + "/compressed.gguf", json = *dir_ + "/compress.json",
+                      html = *dir_ + "/compress.html", text = *dir_ + "/corpus.txt";
+    const CliResult r = run_cli("compress " + base + " -o " + out +
+                                " --stages prune:ffn:0.5,recover:20,quantize:q8_0 --eval " + text +
+                                " --calibration " + text + " --data " + shards() +
+                                " --recover-lr 2e-3 -t 1 --json " + json + " --report " + html);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto j = nlohmann::json::parse(read_file(json));
+    const auto& stages = j["stages"];
+    ASSERT_EQ(stages.size(), 4u);
+    EXPECT_EQ(stages[0]["stage"], "input");
+    EXPECT_NEAR(stages[0]["ratio_to_f32"].get<double>(), 1.0, 0.05);  // f32 input
+    EXPECT_EQ(stages[0]["mean_kl"].get<double>(), 0.0);
+    EXPECT_LT(stages[1]["size_bytes"].get<uint64_t>(), stages[0]["size_bytes"].get<uint64_t>());
+    EXPECT_GT(stages[1]["mean_kl"].get<double>(), 0.0);
+    EXPECT_LT(stages[2]["perplexity"].get<double>(), stages[1]["perplexity"].get<double>());
+    EXPECT_GT(stages[1]["ratio_to_f32"].get<double>(), 1.0);
+    EXPECT_GT(stages[3]["ratio_to_f32"].get<double>(),
+              2.0 * stages[1]["ratio_to_f32"].get<double>());
+    for (const auto& s : stages) {
+        EXPECT_GT(s["decode_tok_s"].get<double>(), 0.0);
+        EXPECT_GT(s["peak_rss_bytes"].get<uint64_t>(), 0u);
+    }
+    EXPECT_EQ(read_file(out), read_file(stages[3]["file"].get<std::string>()));
+
+    // The page draws its table and chart from the embedded JSON: render it headless and
+    // read the DOM the script built (chromium comes with `make setup`).
+    ASSERT_TRUE(std::filesystem::exists("/usr/bin/chromium")) << "install chromium (make setup)";
+    const std::string dom_path = *dir_ + "/compress-dom.html";
+    const std::string cmd =
+        "/usr/bin/chromium --headless --no-sandbox --disable-gpu "
+        "--user-data-dir=" +
+        *dir_ + "/chromium --dump-dom file://" + html + " > " + dom_path + " 2>/dev/null";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    const std::string dom = read_file(dom_path);
+    EXPECT_NE(dom.find("data-rendered=\"4\""), std::string::npos) << dom.substr(0, 2000);
+    size_t circles = 0;
+    for (size_t p = 0; (p = dom.find("class=\"stage\"", p)) != std::string::npos; ++p) ++circles;
+    EXPECT_EQ(circles, 4u);
+    EXPECT_NE(dom.find("<td>recover:20</td>"), std::string::npos);
+}
+
 TEST_F(TrainCliTest, BadInputGivesOneErrorLine) {
     expect_one_error_line(run_cli("train -o " + run_dir("x") + " " + kShape), "--data");
     expect_one_error_line(run_cli("train --data /nonexistent/shards -o " + run_dir("x")),

@@ -1,0 +1,81 @@
+#include "quant/compression_stages.h"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace edgelm {
+
+namespace {
+
+std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    std::string part;
+    std::istringstream in(s);
+    while (std::getline(in, part, sep)) out.push_back(part);
+    if (!s.empty() && s.back() == sep) out.push_back("");
+    return out;
+}
+
+[[noreturn]] void bad(const std::string& stage, const std::string& why) {
+    throw ArgumentError("--stages: '" + stage + "': " + why +
+                        " (stages: prune:ffn|heads|layers:A, recover:STEPS, quantize:TYPE)");
+}
+
+double parse_number(const std::string& stage, const std::string& text) {
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0') bad(stage, "'" + text + "' is not a number");
+    return v;
+}
+
+}  // namespace
+
+std::vector<CompressionStage> parse_compression_stages(const std::string& spec) {
+    std::vector<CompressionStage> stages;
+    bool quantized = false;
+    for (const std::string& text : split(spec, ',')) {
+        const std::vector<std::string> f = split(text, ':');
+        CompressionStage s{StageKind::Prune, text};
+        if (f[0] == "prune") {
+            if (f.size() == 2)
+                bad(text,
+                    "unstructured pruning is not available yet; name what to remove: "
+                    "prune:ffn:A, prune:heads:A or prune:layers:A");
+            if (f.size() != 3) bad(text, "expected prune:ffn|heads|layers:A");
+            if (f[1] != "ffn" && f[1] != "heads" && f[1] != "layers")
+                bad(text, "prune what? '" + f[1] + "' is not ffn, heads or layers");
+            s.unit = parse_prune_unit(f[1]);
+            s.amount = parse_number(text, f[2]);
+            if (!(s.amount > 0 && s.amount < 1)) bad(text, "the amount must be in (0, 1)");
+        } else if (f[0] == "recover") {
+            if (f.size() != 2) bad(text, "expected recover:STEPS");
+            s.kind = StageKind::Recover;
+            const double steps = parse_number(text, f[1]);
+            if (steps < 1 || steps != static_cast<double>(static_cast<int64_t>(steps)))
+                bad(text, "the steps must be a positive whole number");
+            s.steps = static_cast<int64_t>(steps);
+        } else if (f[0] == "quantize") {
+            if (f.size() != 2) bad(text, "expected quantize:TYPE");
+            s.kind = StageKind::Quantize;
+            const auto type = runnable_dtype_from_name(f[1]);
+            if (!type || !type_traits(*type).from_float)
+                bad(text, "unknown or unwritable type '" + f[1] + "' (q8_0, q4_0, f16, bf16)");
+            s.type = *type;
+        } else {
+            bad(text, "unknown stage '" + f[0] + "'");
+        }
+        if (quantized && s.kind != StageKind::Quantize)
+            bad(text,
+                "comes after a quantize stage; prune and recover need float weights, so "
+                "put quantize last");
+        quantized = quantized || (s.kind == StageKind::Quantize && s.type != DType::F32 &&
+                                  s.type != DType::F16 && s.type != DType::BF16);
+        stages.push_back(s);
+    }
+    if (stages.empty()) throw ArgumentError("--stages is empty");
+    return stages;
+}
+
+}  // namespace edgelm

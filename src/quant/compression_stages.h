@@ -1,0 +1,32 @@
+// The stages of `edgelm compress --stages "prune:ffn:0.5,recover:300,quantize:q4_0"`:
+// each reads the model the previous one wrote.
+//   prune:ffn|heads|layers:A  structured pruning of the fraction A (src/quant/structured_prune.h)
+//   recover:STEPS             fine-tuning on --data (edgelm train --init-from)
+//   quantize:TYPE             q8_0, q4_0, f16, bf16 (GPTQ for q8_0/q4_0 with --calibration)
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "quant/structured_prune.h"
+
+namespace edgelm {
+
+enum class StageKind { Prune, Recover, Quantize };
+
+struct CompressionStage {
+    StageKind kind;
+    std::string spec;  // as written, e.g. "prune:ffn:0.5"
+    PruneUnit unit = PruneUnit::Ffn;
+    double amount = 0;
+    int64_t steps = 0;
+    DType type = DType::F32;
+};
+
+// Throws ArgumentError naming the stage for an unknown name, a bad value, an empty list, or
+// an order that cannot work (pruning or recovering after quantizing: both need float weights).
+std::vector<CompressionStage> parse_compression_stages(const std::string& spec);
+
+}  // namespace edgelm
