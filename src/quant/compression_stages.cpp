@@ -37,6 +37,7 @@ std::vector<CompressionStage> parse_compression_stages(const std::string& spec) 
     bool quantized = false;
     for (const std::string& text : split(spec, ',')) {
         const std::vector<std::string> f = split(text, ':');
+        if (f.empty() || f[0].empty()) bad(text, "an empty stage");
         CompressionStage s{StageKind::Prune, text};
         if (f[0] == "prune") {
             if (f.size() == 2)

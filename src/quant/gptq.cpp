@@ -152,9 +152,25 @@ bool gptq_supports(DType type) {
     return codec_for(type) != nullptr;
 }
 
+std::vector<double> gptq_inverse_factor(const std::vector<double>& h, int64_t cols,
+                                        const GptqParams& params) {
+    if (h.size() != static_cast<size_t>(cols * cols))
+        throw ArgumentError("GPTQ: calibration statistics of the wrong size");
+    return inverse_cholesky_upper(h, cols, params.damp);
+}
+
 std::vector<uint8_t> gptq_quantize(const float* w, int64_t rows, int64_t cols,
                                    const std::vector<double>& h, DType type,
                                    const GptqParams& params, ThreadPool& pool) {
+    if (!codec_for(type))
+        throw ArgumentError(std::string("GPTQ writes q4_0 and q8_0, not ") + dtype_name(type));
+    return gptq_quantize_with_factor(w, rows, cols, gptq_inverse_factor(h, cols, params), type,
+                                     pool);
+}
+
+std::vector<uint8_t> gptq_quantize_with_factor(const float* w, int64_t rows, int64_t cols,
+                                               const std::vector<double>& u, DType type,
+                                               ThreadPool& pool) {
     const BlockCodec* codec = codec_for(type);
     if (!codec)
         throw ArgumentError(std::string("GPTQ writes q4_0 and q8_0, not ") + dtype_name(type));
@@ -162,9 +178,8 @@ std::vector<uint8_t> gptq_quantize(const float* w, int64_t rows, int64_t cols,
     if (cols % kBlock != 0)
         throw ArgumentError("GPTQ: rows of " + std::to_string(cols) +
                             " weights do not divide into blocks of 32");
-    if (h.size() != static_cast<size_t>(cols * cols))
-        throw ArgumentError("GPTQ: calibration statistics of the wrong size");
-    const std::vector<double> u = inverse_cholesky_upper(h, cols, params.damp);
+    if (u.size() != static_cast<size_t>(cols * cols))
+        throw ArgumentError("GPTQ: a factor of the wrong size");
     const int64_t blocks = cols / kBlock;
     std::vector<uint8_t> out(static_cast<size_t>(rows * blocks * codec->block_bytes));
     pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {

@@ -36,4 +36,13 @@ std::vector<uint8_t> gptq_quantize(const float* w, int64_t rows, int64_t cols,
                                    const std::vector<double>& h, DType type,
                                    const GptqParams& params, ThreadPool& pool);
 
+// The two halves of gptq_quantize, for matrices that share one input (q/k/v, gate/up):
+// the factor U (upper-triangular, H^-1 = U^T U with H damped) is computed once, O(cols^3),
+// and each matrix is swept with it.
+std::vector<double> gptq_inverse_factor(const std::vector<double>& h, int64_t cols,
+                                        const GptqParams& params);
+std::vector<uint8_t> gptq_quantize_with_factor(const float* w, int64_t rows, int64_t cols,
+                                               const std::vector<double>& u, DType type,
+                                               ThreadPool& pool);
+
 }  // namespace edgelm

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -108,6 +109,16 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
         return type;
     };
     ThreadPool pool(std::max(1, options.n_threads));
+    // GPTQ's factor of each calibration input, computed once for the matrices that share it
+    // (q/k/v, gate/up). The producers run one after another inside w.write().
+    std::map<const std::vector<double>*, std::vector<double>> factors;
+    const auto factor_of = [&factors](const std::vector<double>& h,
+                                      int64_t cols) -> const std::vector<double>& {
+        auto it = factors.find(&h);
+        if (it == factors.end())
+            it = factors.emplace(&h, gptq_inverse_factor(h, cols, GptqParams{})).first;
+        return it->second;
+    };
     report.tensors.reserve(in.tensors().size());  // the producers below keep pointers
     for (const GgufTensor& t : in.tensors()) {
         const DType to = storage_type_for(t.dims, requested_type(t.name));
@@ -134,33 +145,35 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
                 calibration_tokens = options.calibration->tokens;
             }
         }
-        w.add_tensor(t.name, to, t.dims, [src, from, to, rep, h, calibration_tokens, &pool] {
-            std::vector<float> values(static_cast<size_t>(src->n_elements));
-            from->to_float(src->data, values.data(), src->n_elements);
-            const int64_t cols = src->dims[0], rows = src->n_elements / cols;
-            rep->gptq = h && gptq_supports(to);
-            std::vector<uint8_t> bytes =
-                rep->gptq ? gptq_quantize(values.data(), rows, cols, *h, to, GptqParams{}, pool)
-                          : encode_tensor(values.data(), src->n_elements, to);
-            std::vector<float> back(values.size());
-            type_traits(to).to_float(bytes.data(), back.data(), src->n_elements);
-            double se = 0;
-            for (size_t k = 0; k < values.size(); ++k)
-                se += double(values[k] - back[k]) * (values[k] - back[k]);
-            rep->rmse = std::sqrt(se / static_cast<double>(values.size()));
-            if (h)
-                rep->output_rmse =
-                    output_rmse(values, back, rows, cols, *h, calibration_tokens, pool);
-            if (rep->gptq) {  // what rounding would have cost, for the report
-                const std::vector<uint8_t> rounded =
-                    encode_tensor(values.data(), src->n_elements, to);
-                type_traits(to).to_float(rounded.data(), back.data(), src->n_elements);
-                rep->rounded_output_rmse =
-                    output_rmse(values, back, rows, cols, *h, calibration_tokens, pool);
-            }
-            rep->bytes_out = bytes.size();
-            return bytes;
-        });
+        w.add_tensor(
+            t.name, to, t.dims, [src, from, to, rep, h, calibration_tokens, &pool, &factor_of] {
+                std::vector<float> values(static_cast<size_t>(src->n_elements));
+                from->to_float(src->data, values.data(), src->n_elements);
+                const int64_t cols = src->dims[0], rows = src->n_elements / cols;
+                rep->gptq = h && gptq_supports(to);
+                std::vector<uint8_t> bytes =
+                    rep->gptq ? gptq_quantize_with_factor(values.data(), rows, cols,
+                                                          factor_of(*h, cols), to, pool)
+                              : encode_tensor(values.data(), src->n_elements, to);
+                std::vector<float> back(values.size());
+                type_traits(to).to_float(bytes.data(), back.data(), src->n_elements);
+                double se = 0;
+                for (size_t k = 0; k < values.size(); ++k)
+                    se += double(values[k] - back[k]) * (values[k] - back[k]);
+                rep->rmse = std::sqrt(se / static_cast<double>(values.size()));
+                if (h)
+                    rep->output_rmse =
+                        output_rmse(values, back, rows, cols, *h, calibration_tokens, pool);
+                if (rep->gptq) {  // what rounding would have cost, for the report
+                    const std::vector<uint8_t> rounded =
+                        encode_tensor(values.data(), src->n_elements, to);
+                    type_traits(to).to_float(rounded.data(), back.data(), src->n_elements);
+                    rep->rounded_output_rmse =
+                        output_rmse(values, back, rows, cols, *h, calibration_tokens, pool);
+                }
+                rep->bytes_out = bytes.size();
+                return bytes;
+            });
     }
     for (size_t i = 0; i < keep.size(); ++i)
         if (!rule_used[i])

@@ -22,7 +22,7 @@ struct TensorQuantReport {
     // calibration inputs, sqrt(sum_r e_r H e_r^T / (tokens * rows)) with e_r the row's
     // weight error; what GPTQ minimises. 0 without calibration.
     double output_rmse = 0;
-    bool gptq = false;  // written by GPTQ rather than round to nearest
+    bool gptq = false;               // written by GPTQ rather than round to nearest
     double rounded_output_rmse = 0;  // with GPTQ: output_rmse that round to nearest gives
 };
 
