@@ -1,22 +1,13 @@
 #include "quant/compression_stages.h"
 
 #include <cstdlib>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/split.h"
 
 namespace edgelm {
 
 namespace {
-
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    std::string part;
-    std::istringstream in(s);
-    while (std::getline(in, part, sep)) out.push_back(part);
-    if (!s.empty() && s.back() == sep) out.push_back("");
-    return out;
-}
 
 [[noreturn]] void bad(const std::string& stage, const std::string& why) {
     throw ArgumentError("--stages: '" + stage + "': " + why +
@@ -35,8 +26,8 @@ double parse_number(const std::string& stage, const std::string& text) {
 std::vector<CompressionStage> parse_compression_stages(const std::string& spec) {
     std::vector<CompressionStage> stages;
     bool quantized = false;
-    for (const std::string& text : split(spec, ',')) {
-        const std::vector<std::string> f = split(text, ':');
+    for (const std::string& text : split_fields(spec, ',')) {
+        const std::vector<std::string> f = split_fields(text, ':');
         if (f.empty() || f[0].empty()) bad(text, "an empty stage");
         CompressionStage s{StageKind::Prune, text};
         if (f[0] == "prune") {
@@ -45,9 +36,11 @@ std::vector<CompressionStage> parse_compression_stages(const std::string& spec) 
                     "unstructured pruning is not available yet; name what to remove: "
                     "prune:ffn:A, prune:heads:A or prune:layers:A");
             if (f.size() != 3) bad(text, "expected prune:ffn|heads|layers:A");
-            if (f[1] != "ffn" && f[1] != "heads" && f[1] != "layers")
-                bad(text, "prune what? '" + f[1] + "' is not ffn, heads or layers");
-            s.unit = parse_prune_unit(f[1]);
+            try {
+                s.unit = parse_prune_unit(f[1]);
+            } catch (const ArgumentError& e) {
+                bad(text, e.what());
+            }
             s.amount = parse_number(text, f[2]);
             if (!(s.amount > 0 && s.amount < 1)) bad(text, "the amount must be in (0, 1)");
         } else if (f[0] == "recover") {

@@ -1,22 +1,9 @@
 // DataMixture: which data directory each training row comes from, by step.
-#include <sstream>
-
 #include "core/error.h"
+#include "core/split.h"
 #include "train/trainer.h"
 
 namespace edgelm::train {
-
-namespace {
-
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    std::string part;
-    std::istringstream in(s);
-    while (std::getline(in, part, sep)) out.push_back(part);
-    return out;
-}
-
-}  // namespace
 
 std::vector<double> DataMixture::weights_at(int64_t step) const {
     if (schedule.empty()) return std::vector<double>(dirs.size(), 1.0);
@@ -36,7 +23,7 @@ DataMixture DataMixture::parse(const std::vector<std::string>& dirs, const std::
                              " (expected e.g. 'DIR_A:0.7,DIR_B:0.3;@1000=DIR_A:0.5,DIR_B:0.5')");
     };
     int64_t last_step = -1;
-    for (const std::string& phase_text : split(text, ';')) {
+    for (const std::string& phase_text : split_fields(text, ';')) {
         std::string body = phase_text;
         int64_t from = 0;
         if (!body.empty() && body[0] == '@') {
@@ -56,7 +43,7 @@ DataMixture DataMixture::parse(const std::vector<std::string>& dirs, const std::
         last_step = from;
         std::vector<double> weights(dirs.size(), 0.0);
         double total = 0;
-        for (const std::string& item : split(body, ',')) {
+        for (const std::string& item : split_fields(body, ',')) {
             const size_t colon = item.rfind(':');
             if (colon == std::string::npos) throw usage("'" + item + "' has no ':WEIGHT'");
             const std::string dir = item.substr(0, colon);
