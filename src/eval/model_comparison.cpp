@@ -33,13 +33,9 @@ void require_same_vocabulary(const Model& a, const Model& b) {
 
 // log-probabilities of a logits row, in double.
 void log_softmax(std::span<const float> logits, std::vector<double>& out) {
-    const float mx = *std::max_element(logits.begin(), logits.end());
-    double sum = 0;
-    for (const float v : logits) sum += std::exp(static_cast<double>(v - mx));
-    const double log_sum = std::log(sum);
+    const double lse = log_sum_exp(logits);
     out.resize(logits.size());
-    for (size_t k = 0; k < logits.size(); ++k)
-        out[k] = static_cast<double>(logits[k] - mx) - log_sum;
+    for (size_t k = 0; k < logits.size(); ++k) out[k] = static_cast<double>(logits[k]) - lse;
 }
 
 void finish(PerplexityResult& r, int64_t bytes, int64_t windows) {

@@ -47,11 +47,15 @@ const ScoredWindow& ScoredWindows::at(int64_t w) {
     return window_;
 }
 
-double log_softmax_at(std::span<const float> logits, TokenId target) {
+double log_sum_exp(std::span<const float> logits) {
     const float mx = *std::max_element(logits.begin(), logits.end());
     double sum = 0;
     for (const float v : logits) sum += std::exp(static_cast<double>(v - mx));
-    return static_cast<double>(logits[static_cast<size_t>(target)] - mx) - std::log(sum);
+    return static_cast<double>(mx) + std::log(sum);
+}
+
+double log_softmax_at(std::span<const float> logits, TokenId target) {
+    return static_cast<double>(logits[static_cast<size_t>(target)]) - log_sum_exp(logits);
 }
 
 }  // namespace edgelm

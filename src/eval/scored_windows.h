@@ -41,7 +41,9 @@ class ScoredWindows {
     ScoredWindow window_;
 };
 
-// log-softmax of `logits` at `target`, and the softmax's log-normaliser, in double.
+// log(sum(exp(logits))), in double and without overflow: the softmax's log-normaliser.
+double log_sum_exp(std::span<const float> logits);
+// log-softmax of `logits` at `target`, in double.
 double log_softmax_at(std::span<const float> logits, TokenId target);
 
 }  // namespace edgelm
