@@ -32,12 +32,7 @@ void run_compare(const CompareOptions& o) {
     p.n_ctx = o.ctx;
     p.stride = o.stride;
     p.n_threads = o.threads;
-    if (!o.json)
-        p.progress = [](int64_t done, int64_t total) {
-            std::fprintf(stderr, "\rwindow %lld/%lld", static_cast<long long>(done),
-                         static_cast<long long>(total));
-            if (done == total) std::fputc('\n', stderr);
-        };
+    if (!o.json) p.progress = window_progress();
     const ComparisonResult r = compare_models(a, b, text, p);
     if (o.json) {
         const nlohmann::json j = {{"a", to_json(r.a)},

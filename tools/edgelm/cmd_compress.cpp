@@ -4,13 +4,8 @@
 // after each measures what it cost and bought against the input: size, perplexity and bits
 // per byte on the held-out text, KL divergence and top-1 agreement, decode speed and peak
 // RSS (of a separate `edgelm bench` process on the file, so models do not share a heap).
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 
@@ -42,34 +37,10 @@ struct CompressCliOptions {
 
 // Runs this program with `args` and returns what it printed; throws if it fails.
 std::string run_self(const std::vector<std::string>& args) {
-    int fds[2];
-    if (pipe(fds) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
-    std::fflush(nullptr);
-    const pid_t pid = fork();
-    if (pid < 0) throw Error(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        std::vector<std::string> all = {"edgelm"};
-        all.insert(all.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (std::string& a : all) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        execv("/proc/self/exe", argv.data());
-        _exit(127);
-    }
-    close(fds[1]);
+    std::vector<std::string> argv = {"edgelm"};
+    argv.insert(argv.end(), args.begin(), args.end());
     std::string out;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-        if (n > 0) out.append(buf, static_cast<size_t>(n));
-    close(fds[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    if (run_child("/proc/self/exe", argv, &out) != 0)
         throw Error("`edgelm " + args.at(0) + "` on " + args.at(1) + " failed");
     return out;
 }

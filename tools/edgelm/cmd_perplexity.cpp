@@ -25,12 +25,7 @@ void run_perplexity(const PerplexityOptions& o) {
     p.n_ctx = o.ctx;
     p.stride = o.stride;
     p.n_threads = o.threads;
-    if (!o.json)
-        p.progress = [](int64_t done, int64_t total) {
-            std::fprintf(stderr, "\rwindow %lld/%lld", static_cast<long long>(done),
-                         static_cast<long long>(total));
-            if (done == total) std::fputc('\n', stderr);
-        };
+    if (!o.json) p.progress = window_progress();
     const PerplexityResult r = evaluate_perplexity(model, text, p);
     if (o.json) {
         nlohmann::json j = {{"perplexity", r.perplexity}, {"bits_per_byte", r.bits_per_byte},

@@ -1,11 +1,9 @@
 // `edgelm train` and `edgelm export` run the edgelm-train program (tools/edgelm-train),
 // which holds the libtorch trainer; see CMakeLists.txt for why it is a separate process.
 // Every argument after the command name is passed through unchanged.
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -25,41 +23,39 @@ std::string trainer_path() {
     return "edgelm-train";
 }
 
-[[noreturn]] void exec_trainer(const std::string& command, const std::vector<std::string>& args) {
-    const std::string path = trainer_path();
-    // argv[0] "edgelm": the trainer's usage lines then read as the command the user typed.
+// argv[0] "edgelm": the trainer's usage lines then read as the command the user typed.
+std::vector<std::string> trainer_argv(const std::string& command,
+                                      const std::vector<std::string>& args) {
     std::vector<std::string> all = {"edgelm", command};
     all.insert(all.end(), args.begin(), args.end());
+    return all;
+}
+
+Error no_trainer(const std::string& path) {
+    return Error("cannot run the trainer " + path + " (" + std::strerror(errno) +
+                 "): this edgelm was built without it; install libtorch-dev and build with "
+                 "-DEDGELM_TRAIN=ON (`make build` does)");
+}
+
+[[noreturn]] void exec_trainer(const std::string& command, const std::vector<std::string>& args) {
+    const std::string path = trainer_path();
+    std::vector<std::string> all = trainer_argv(command, args);
     std::vector<char*> argv;
     for (std::string& a : all) argv.push_back(a.data());
     argv.push_back(nullptr);
     train::set_short_openmp_spin();  // so edgelm-train need not restart itself
     std::fflush(stdout);
     execv(path.c_str(), argv.data());
-    throw Error("cannot run the trainer " + path + " (" + std::strerror(errno) +
-                "): this edgelm was built without it; install libtorch-dev and build with "
-                "-DEDGELM_TRAIN=ON (`make build` does)");
+    throw no_trainer(path);
 }
 
 }  // namespace
 
 int run_trainer(const std::string& command, const std::vector<std::string>& args) {
-    std::fflush(nullptr);
-    const pid_t pid = fork();
-    if (pid < 0) throw Error(std::string("cannot start the trainer: ") + std::strerror(errno));
-    if (pid == 0) {
-        try {
-            exec_trainer(command, args);
-        } catch (const std::exception& e) {
-            std::fprintf(stderr, "edgelm: error: %s\n", e.what());
-        }
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            throw Error(std::string("waiting for the trainer: ") + std::strerror(errno));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    const std::string path = trainer_path();
+    if (access(path.c_str(), X_OK) != 0) throw no_trainer(path);
+    train::set_short_openmp_spin();  // inherited by the child
+    return run_child(path, trainer_argv(command, args));
 }
 
 void add_trainer_commands(CLI::App& app) {

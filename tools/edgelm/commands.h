@@ -4,6 +4,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,15 @@ void add_export(CLI::App& app);
 
 // Parses and runs; errors become one `edgelm: error: ...` line and a non-zero exit.
 int run_app(CLI::App& app, int argc, char** argv);
+
+// Runs the program at `path` with `argv` (argv[0] included) as a child process and waits
+// for it; with `captured`, its standard output is collected there. Returns its exit status
+// (128 + the signal if it was killed).
+int run_child(const std::string& path, std::vector<std::string> argv,
+              std::string* captured = nullptr);
+
+// A progress callback for window-by-window evaluations: "window N/M" on stderr.
+std::function<void(int64_t, int64_t)> window_progress();
 
 // Threads to use by default: the machine's hardware threads.
 int default_threads();
