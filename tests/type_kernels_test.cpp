@@ -13,6 +13,7 @@
 #include "core/dtype.h"
 #include "core/half.h"
 #include "core/quant_blocks.h"
+#include "runtime/row_groups.h"
 
 namespace edgelm {
 namespace {
@@ -281,6 +282,43 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
                     for (int k = 0; k < 4; ++k)
                         EXPECT_EQ(four[k], v.dot(n, w4.data() + k * row_bytes, xq.data()))
                             << v.isa << " " << tr.name << " rows4[" << k << "] vs dot, n=" << n;
+                }
+                if (v.group4 && n % row_group_unit(tr) == 0) {
+                    // Four rows (wq and three shifted encodings) repacked into one group
+                    // by row_groups.h, plus one plain tail row; group4 and read_row must
+                    // give back each row's own dot product, bit for bit.
+                    const size_t row_bytes = wq.size();
+                    std::vector<uint8_t> plain(5 * row_bytes);
+                    for (int k = 0; k < 5; ++k) {
+                        std::vector<float> wk =
+                            random_floats(n, 300 + static_cast<uint32_t>(k), 0.7f);
+                        ref.from_float(wk.data(), plain.data() + k * row_bytes, n);
+                    }
+                    TypeTraits traits = tr;
+                    traits.group4 = v.group4;
+                    WeightMatrix m;
+                    m.traits = &traits;
+                    m.rows = 5;
+                    m.cols = n;
+                    m.row_bytes = row_bytes;
+                    m.data = plain.data();
+                    ASSERT_TRUE(can_group_rows(m));
+                    WeightMatrix g;
+                    const AlignedBytes bytes = group_rows(m, &g);
+                    ASSERT_EQ(g.grouped_rows, 4);
+                    float four[4];
+                    v.group4(n, g.group(0), xq.data(), four);
+                    std::vector<uint8_t> back(row_bytes);
+                    for (int k = 0; k < 5; ++k) {
+                        const uint8_t* pk = plain.data() + k * row_bytes;
+                        read_row(g, k, back.data());
+                        EXPECT_TRUE(std::equal(back.begin(), back.end(), pk))
+                            << tr.name << " read_row " << k << ", n=" << n;
+                        if (k < 4) {
+                            EXPECT_EQ(four[k], v.dot(n, pk, xq.data()))
+                                << v.isa << " " << tr.name << " group4[" << k << "], n=" << n;
+                        }
+                    }
                 }
                 if (v.tile2x4) {
                     // Two weight rows (wq twice) by four activation rows (xq four times).

@@ -1,6 +1,8 @@
-// The SIMD vector operations (SwiGLU, softmax, axpy) against plain float formulas.
+// The SIMD vector operations (SwiGLU, softmax, axpy, attention) against plain float
+// formulas.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -59,6 +61,46 @@ TEST(VectorOpsTest, AxpyMatchesFormula) {
         for (size_t i = 0; i < ref.size(); ++i)
             EXPECT_NEAR(out[i], ref[i] + 0.37f * v[i],
                         1e-6 * (std::fabs(ref[i]) + std::fabs(0.37f * v[i])));
+    }
+}
+
+// One head of attention against a double-precision softmax-weighted sum, for head widths
+// the SIMD kernel takes (multiples of 8: 32-float chunks and 8-float tails) and one it
+// does not (12), over position counts with every remainder of its 4- and 2-steps.
+TEST(VectorOpsTest, AttendMatchesFormula) {
+    for (int hd : {8, 12, 48, 64, 72}) {
+        for (int n_pos : {1, 2, 3, 5, 8, 33}) {
+            const int stride = hd * 3;  // rows of a wider cache, as in the model
+            const std::vector<float> q = values(hd, 1.0f, 7);
+            const std::vector<float> k = values(n_pos * stride, 1.0f, 8);
+            const std::vector<float> v = values(n_pos * stride, 1.0f, 9);
+            const float scale = 0.3f;
+            std::vector<float> scores(static_cast<size_t>(n_pos)), out(static_cast<size_t>(hd));
+            attend(q.data(), k.data(), v.data(), stride, n_pos, hd, scale, scores.data(),
+                   out.data());
+            std::vector<double> p(static_cast<size_t>(n_pos));
+            double mx = -1e300, sum = 0;
+            for (int u = 0; u < n_pos; ++u) {
+                double d = 0;
+                for (int i = 0; i < hd; ++i)
+                    d += static_cast<double>(q[static_cast<size_t>(i)]) *
+                         k[static_cast<size_t>(u * stride + i)];
+                p[static_cast<size_t>(u)] = d * scale;
+                mx = std::max(mx, d * scale);
+            }
+            for (double& x : p) sum += (x = std::exp(x - mx));
+            for (int i = 0; i < hd; ++i) {
+                double want = 0, mag = 0;
+                for (int u = 0; u < n_pos; ++u) {
+                    const double term =
+                        p[static_cast<size_t>(u)] / sum * v[static_cast<size_t>(u * stride + i)];
+                    want += term;
+                    mag += std::fabs(term);
+                }
+                EXPECT_NEAR(out[static_cast<size_t>(i)], want, 1e-5 * mag + 1e-6)
+                    << "hd=" << hd << " n_pos=" << n_pos << " i=" << i;
+            }
+        }
     }
 }
 

@@ -74,6 +74,11 @@ using Rows4Fn = void (*)(int64_t n, const void* row, size_t row_bytes, const voi
 using Tile2x4Fn = void (*)(int64_t n, const void* row, size_t row_bytes, const void* act,
                            size_t stride, float* out, size_t out_stride);
 
+// out[k] = dot(n, row k, act) for k < 4, the four rows stored as one interleaved group:
+// unit u of rows 0..3 side by side, then unit u + 1 (a unit is a block of a quantized
+// type, or 8 elements of a float type; see runtime/row_groups.h).
+using Group4Fn = void (*)(int64_t n, const void* group, const void* act, float* out);
+
 struct TypeTraits {
     DType type;
     const char* name;
@@ -86,6 +91,7 @@ struct TypeTraits {
     Dot4Fn dot4;                  // null: use dot four times
     Rows4Fn rows4;                // null: use dot four times
     Tile2x4Fn tile2x4 = nullptr;  // null: use dot4
+    Group4Fn group4 = nullptr;    // null: weights of this type stay in plain rows
 };
 
 // One implementation of a type's kernels on one instruction set (dot4 and rows4 give
@@ -99,6 +105,7 @@ struct KernelVariant {
     Dot4Fn dot4;
     Rows4Fn rows4;
     Tile2x4Fn tile2x4 = nullptr;
+    Group4Fn group4 = nullptr;
 };
 // The scalar reference first, then every SIMD variant compiled in and supported here.
 std::vector<KernelVariant> kernel_variants(DType t);

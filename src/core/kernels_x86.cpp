@@ -145,7 +145,28 @@ EDGELM_AVX2 void quant_rows4(int64_t n, const void* row, size_t row_bytes, const
     }
     hsum4(acc[0], acc[1], acc[2], acc[3], out);
 }
+
+// Four rows stored as one interleaved group (block i of rows 0..3 side by side): one
+// sequential stream per thread, which the hardware prefetcher follows, where four
+// separate rows are four short streams that it does not.
+template <typename Block>
+EDGELM_AVX2 void quant_group4(int64_t n, const void* group, const void* act, float* out) {
+    const Block* w = static_cast<const Block*>(group);
+    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (int64_t i = 0; i < n / 32; ++i)
+        for (int k = 0; k < 4; ++k) acc[k] = block_fma(w[4 * i + k], x[i], acc[k]);
+    hsum4(acc[0], acc[1], acc[2], acc[3], out);
+}
 }  // namespace
+
+void q8_0_group4_avx2(int64_t n, const void* group, const void* act, float* out) {
+    quant_group4<BlockQ8_0>(n, group, act, out);
+}
+void q4_0_group4_avx2(int64_t n, const void* group, const void* act, float* out) {
+    quant_group4<BlockQ4_0>(n, group, act, out);
+}
 
 float q8_0_dot_avx2(int64_t n, const void* row, const void* act) {
     return quant_dot<BlockQ8_0>(n, row, act);
@@ -291,6 +312,20 @@ EDGELM_AVX2 void float_rows4(int64_t n, const void* row, size_t row_bytes, const
         for (int k = 0; k < 4; ++k) out[k] = std::fma(w_at(w[k], i), x[i], out[k]);
 }
 
+// Four rows interleaved in 8-element units (see quant_group4); n is a multiple of 8.
+template <typename W>
+EDGELM_AVX2 void float_group4(int64_t n, const void* group, const void* act, float* out) {
+    const W* w = static_cast<const W*>(group);
+    const float* x = static_cast<const float*>(act);
+    __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+    for (int64_t i = 0; i < n; i += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + i);
+        for (int k = 0; k < 4; ++k) a[k] = _mm256_fmadd_ps(load_w8(w + 4 * i + 8 * k), xv, a[k]);
+    }
+    hsum4(a[0], a[1], a[2], a[3], out);
+}
+
 // Two weight rows by four activation rows: 8 accumulators, each weight and activation
 // load used 4 and 2 times (prompt processing is load-bound with one row at a time).
 template <typename W>
@@ -339,6 +374,12 @@ void f32_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* ac
 void f16_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, float* out) {
     float_rows4<uint16_t>(n, row, row_bytes, act, out);
 }
+void f32_group4_avx2(int64_t n, const void* group, const void* act, float* out) {
+    float_group4<float>(n, group, act, out);
+}
+void f16_group4_avx2(int64_t n, const void* group, const void* act, float* out) {
+    float_group4<uint16_t>(n, group, act, out);
+}
 void f32_tile2x4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, size_t stride,
                       float* out, size_t out_stride) {
     float_tile2x4<float>(n, row, row_bytes, act, stride, out, out_stride);
@@ -346,6 +387,70 @@ void f32_tile2x4_avx2(int64_t n, const void* row, size_t row_bytes, const void* 
 void f16_tile2x4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, size_t stride,
                       float* out, size_t out_stride) {
     float_tile2x4<uint16_t>(n, row, row_bytes, act, stride, out, out_stride);
+}
+
+// Scores four positions at a time (four independent FMA chains, one hsum4), then the
+// weighted sum of v rows 32 floats of the output at a time in registers, two positions
+// per step in separate accumulators: the output is stored once, not once per position.
+EDGELM_AVX2 void attend_avx2(const float* q, const float* k, const float* v, int64_t kv_stride,
+                             int n_pos, int hd, float scale, float* scores, float* out) {
+    int u = 0;
+    for (; u + 4 <= n_pos; u += 4) {
+        __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                       _mm256_setzero_ps()};
+        for (int i = 0; i < hd; i += 8) {
+            const __m256 qv = _mm256_loadu_ps(q + i);
+            for (int j = 0; j < 4; ++j)
+                a[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + (u + j) * kv_stride + i), a[j]);
+        }
+        hsum4(a[0], a[1], a[2], a[3], scores + u);
+    }
+    for (; u < n_pos; ++u) {
+        __m256 a = _mm256_setzero_ps();
+        for (int i = 0; i < hd; i += 8)
+            a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + u * kv_stride + i), a);
+        scores[u] = hsum(a);
+    }
+    const __m256 sc = _mm256_set1_ps(scale);
+    for (u = 0; u + 8 <= n_pos; u += 8)
+        _mm256_storeu_ps(scores + u, _mm256_mul_ps(_mm256_loadu_ps(scores + u), sc));
+    for (; u < n_pos; ++u) scores[u] *= scale;
+    softmax_avx2(scores, n_pos);
+
+    int c = 0;
+    for (; c + 32 <= hd; c += 32) {
+        __m256 e[4], o[4];
+        for (int j = 0; j < 4; ++j) e[j] = o[j] = _mm256_setzero_ps();
+        for (u = 0; u + 2 <= n_pos; u += 2) {
+            const __m256 p0 = _mm256_broadcast_ss(scores + u),
+                         p1 = _mm256_broadcast_ss(scores + u + 1);
+            const float* v0 = v + u * kv_stride + c;
+            const float* v1 = v0 + kv_stride;
+            for (int j = 0; j < 4; ++j) {
+                e[j] = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 8 * j), e[j]);
+                o[j] = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v1 + 8 * j), o[j]);
+            }
+        }
+        if (u < n_pos) {
+            const __m256 p0 = _mm256_broadcast_ss(scores + u);
+            for (int j = 0; j < 4; ++j)
+                e[j] = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v + u * kv_stride + c + 8 * j), e[j]);
+        }
+        for (int j = 0; j < 4; ++j) _mm256_storeu_ps(out + c + 8 * j, _mm256_add_ps(e[j], o[j]));
+    }
+    for (; c < hd; c += 8) {
+        __m256 e = _mm256_setzero_ps(), o = e;
+        for (u = 0; u + 2 <= n_pos; u += 2) {
+            e = _mm256_fmadd_ps(_mm256_broadcast_ss(scores + u),
+                                _mm256_loadu_ps(v + u * kv_stride + c), e);
+            o = _mm256_fmadd_ps(_mm256_broadcast_ss(scores + u + 1),
+                                _mm256_loadu_ps(v + (u + 1) * kv_stride + c), o);
+        }
+        if (u < n_pos)
+            e = _mm256_fmadd_ps(_mm256_broadcast_ss(scores + u),
+                                _mm256_loadu_ps(v + u * kv_stride + c), e);
+        _mm256_storeu_ps(out + c, _mm256_add_ps(e, o));
+    }
 }
 
 EDGELM_AVX2 void axpy_avx2(float* out, float a, const float* v, int n) {

@@ -30,12 +30,21 @@ void q4_0_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* a
 void swiglu_avx2(float* gate, const float* up, int n);
 // x[i] = exp(x[i] - max) / sum, in place.
 void softmax_avx2(float* x, int n);
+// The same four dot products with the four rows stored as one interleaved group
+// (row_groups.h): the decoding kernel for repacked weights. n: a multiple of the unit.
+void f32_group4_avx2(int64_t n, const void* group, const void* act, float* out);
+void f16_group4_avx2(int64_t n, const void* group, const void* act, float* out);
+void q8_0_group4_avx2(int64_t n, const void* group, const void* act, float* out);
+void q4_0_group4_avx2(int64_t n, const void* group, const void* act, float* out);
 // out[k * out_stride + r] = dot of weight row r (row + r * row_bytes, r < 2) with
 // activation row k (act + k * stride, k < 4): the prompt kernel for float weights.
 void f32_tile2x4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, size_t stride,
                       float* out, size_t out_stride);
 void f16_tile2x4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, size_t stride,
                       float* out, size_t out_stride);
+// One attention head (see edgelm::attend in runtime/ops.h); hd: a multiple of 8.
+void attend_avx2(const float* q, const float* k, const float* v, int64_t kv_stride, int n_pos,
+                 int hd, float scale, float* scores, float* out);
 // out += a * v for n floats.
 void axpy_avx2(float* out, float a, const float* v, int n);
 

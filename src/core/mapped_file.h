@@ -19,6 +19,9 @@ class MappedFile {
     const uint8_t* data() const { return data_; }
     uint64_t size() const { return size_; }
     const std::string& path() const { return path_; }
+    // Drops the pages lying wholly inside [p, p + n) from this process's memory (a hint:
+    // they are read again from the page cache if touched). For data copied elsewhere.
+    void release(const uint8_t* p, uint64_t n) const;
 
   private:
     std::string path_;

@@ -49,6 +49,8 @@ class GgufFile {
     const std::string& path() const { return file_.path(); }
     uint64_t file_size() const { return file_.size(); }
     const uint8_t* raw_bytes() const { return file_.data(); }
+    // See MappedFile::release: for tensor data the caller has copied.
+    void release_pages(const uint8_t* p, uint64_t n) const { file_.release(p, n); }
     uint32_t version() const { return version_; }
     uint64_t alignment() const { return alignment_; }
     uint64_t data_offset() const { return data_offset_; }

@@ -36,7 +36,6 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
     const int dim = c.dim, hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim(), ffn = c.ffn_dim;
     const int group = c.n_heads / c.n_kv_heads;
     const float att_scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    const DotFn f32_dot = type_traits(DType::F32).dot;
     const auto observe = [&](int layer, ActivationSite site, const float* rows, int m,
                              int64_t cols) {
         if (observer_) observer_(layer, site, rows, m, cols);
@@ -103,20 +102,8 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
             for (int item = thread; item < items; item += n_threads) {
                 const int t = item / c.n_heads, h = item % c.n_heads;
                 const int kvh = h / group, last = pos0 + t;
-                const float* qh = q_.data() + t * q_dim + h * hd;
-                for (int u = 0; u <= last; ++u)
-                    scores[u] =
-                        f32_dot(hd, qh,
-                                k_layer + static_cast<size_t>(u) * static_cast<size_t>(kv_dim) +
-                                    kvh * hd) *
-                        att_scale;
-                softmax(scores, last + 1);
-                float* out = att_out + t * q_dim + h * hd;
-                std::fill(out, out + hd, 0.0f);
-                for (int u = 0; u <= last; ++u)
-                    axpy(out, scores[u],
-                         v_layer + static_cast<size_t>(u) * static_cast<size_t>(kv_dim) + kvh * hd,
-                         hd);
+                attend(q_.data() + t * q_dim + h * hd, k_layer + kvh * hd, v_layer + kvh * hd,
+                       kv_dim, last + 1, hd, att_scale, scores, att_out + t * q_dim + h * hd);
             }
         });
         observe(l, ActivationSite::AttentionOutput, att_out, n, q_dim);

@@ -1,6 +1,7 @@
 #include "runtime/model.h"
 
 #include <algorithm>
+#include <map>
 
 #include "core/error.h"
 #include "gguf/gguf_keys.h"
@@ -38,6 +39,30 @@ WeightMatrix Model::matrix(const std::string& name, int64_t rows, int64_t cols) 
     return m;
 }
 
+void Model::group_weight_rows() {
+    ModelWeights& w = weights_;
+    std::vector<WeightMatrix*> all = {&w.token_embd};
+    if (!config_.tied_output) all.push_back(&w.output);
+    for (LayerWeights& lw : w.layers)
+        for (WeightMatrix* m : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down})
+            all.push_back(m);
+    // Layers that share a block share its tensors: repack each tensor once.
+    std::map<const uint8_t*, WeightMatrix> done;
+    for (WeightMatrix* m : all) {
+        if (const auto it = done.find(m->data); it != done.end()) {
+            *m = it->second;
+            continue;
+        }
+        if (!can_group_rows(*m)) continue;
+        const WeightMatrix plain = *m;
+        grouped_.push_back(group_rows(plain, m));
+        done.emplace(plain.data, *m);
+        // One copy in memory, not two: the mapped pages go back to the page cache.
+        file_->release_pages(plain.data, static_cast<uint64_t>(plain.rows) * plain.row_bytes);
+    }
+    if (config_.tied_output) w.output = w.token_embd;
+}
+
 const float* Model::vector(const std::string& name, int64_t n) {
     const GgufTensor& t = file_->tensor(name);
     if (t.n_elements != n)
@@ -54,7 +79,7 @@ const float* Model::vector(const std::string& name, int64_t n) {
     return converted_.back().data();
 }
 
-std::shared_ptr<const Model> Model::load(const std::string& path) {
+std::shared_ptr<const Model> Model::load(const std::string& path, const ModelLoadOptions& options) {
     std::shared_ptr<Model> m(new Model());
     m->file_ = std::make_unique<GgufFile>(path);
     const GgufFile& f = *m->file_;
@@ -88,6 +113,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path) {
         lw.w_down = m->matrix(name(keys::kFfnDown), c.dim, c.ffn_dim);
         w.layers.push_back(lw);
     }
+    if (options.group_rows) m->group_weight_rows();
 
     // FNV-1a over the header bytes: they name every key, shape, type and offset.
     uint64_t h = 1469598103934665603ull;

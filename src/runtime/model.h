@@ -8,16 +8,25 @@
 
 #include "gguf/gguf_reader.h"
 #include "runtime/model_config.h"
+#include "runtime/row_groups.h"
 #include "runtime/weights.h"
 #include "tokenizer/tokenizer.h"
 
 namespace edgelm {
 
+struct ModelLoadOptions {
+    // Repack weight matrices into interleaved 4-row groups for the decoding kernels
+    // (row_groups.h): a copy of the weights in memory in place of the mapped pages.
+    // Off: run from the mapping as stored.
+    bool group_rows = true;
+};
+
 class Model {
   public:
     // Maps, validates and wires up a model. Throws IoError / FormatError naming the
     // file and the tensor or key at fault.
-    static std::shared_ptr<const Model> load(const std::string& path);
+    static std::shared_ptr<const Model> load(const std::string& path,
+                                             const ModelLoadOptions& options = {});
 
     const ModelConfig& config() const { return config_; }
     const Tokenizer& tokenizer() const { return *tokenizer_; }
@@ -31,12 +40,14 @@ class Model {
     Model() = default;
     WeightMatrix matrix(const std::string& name, int64_t rows, int64_t cols) const;
     const float* vector(const std::string& name, int64_t n);
+    void group_weight_rows();
 
     std::unique_ptr<GgufFile> file_;
     ModelConfig config_;
     std::unique_ptr<Tokenizer> tokenizer_;
     ModelWeights weights_;
     std::vector<std::vector<float>> converted_;  // norms stored in a non-f32 type
+    std::vector<AlignedBytes> grouped_;          // repacked weight matrices
     uint64_t fingerprint_ = 0;
 };
 

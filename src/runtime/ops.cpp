@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/cpu_features.h"
 #include "core/kernels_arm.h"
 #include "core/kernels_x86.h"
+#include "runtime/row_groups.h"
 
 namespace edgelm {
 
@@ -38,11 +40,15 @@ void swiglu_ref(float* gate, const float* up, int n) {
 void axpy_ref(float* out, float a, const float* v, int n) {
     for (int i = 0; i < n; ++i) out[i] += a * v[i];
 }
+using AttendFn = void (*)(const float*, const float*, const float*, int64_t, int, int, float,
+                          float*, float*);
+
 // The vector operations' best variants for this CPU, chosen once.
 struct VectorOps {
     void (*axpy)(float*, float, const float*, int) = axpy_ref;
     void (*softmax)(float*, int) = softmax_ref;
     void (*swiglu)(float*, const float*, int) = swiglu_ref;
+    AttendFn attend = nullptr;  // null: attend_generic; needs hd % 8 == 0
 };
 
 VectorOps pick_vector_ops() {
@@ -52,6 +58,7 @@ VectorOps pick_vector_ops() {
         ops.axpy = x86::axpy_avx2;
         ops.softmax = x86::softmax_avx2;
         ops.swiglu = x86::swiglu_avx2;
+        ops.attend = x86::attend_avx2;
     }
 #elif defined(__aarch64__)
     if (cpu_features().neon) ops.axpy = arm::axpy_neon;
@@ -60,10 +67,27 @@ VectorOps pick_vector_ops() {
 }
 
 const VectorOps g_ops = pick_vector_ops();
+
+// From the dot product and axpy of this CPU, position by position.
+void attend_generic(const float* q, const float* k, const float* v, int64_t kv_stride, int n_pos,
+                    int hd, float scale, float* scores, float* out) {
+    const DotFn dot = type_traits(DType::F32).dot;
+    for (int u = 0; u < n_pos; ++u) scores[u] = dot(hd, q, k + u * kv_stride) * scale;
+    g_ops.softmax(scores, n_pos);
+    std::fill(out, out + hd, 0.0f);
+    for (int u = 0; u < n_pos; ++u) g_ops.axpy(out, scores[u], v + u * kv_stride, hd);
+}
 }  // namespace
 
 void axpy(float* out, float a, const float* v, int n) {
     g_ops.axpy(out, a, v, n);
+}
+void attend(const float* q, const float* k, const float* v, int64_t kv_stride, int n_pos, int hd,
+            float scale, float* scores, float* out) {
+    if (g_ops.attend && hd % 8 == 0)
+        g_ops.attend(q, k, v, kv_stride, n_pos, hd, scale, scores, out);
+    else
+        attend_generic(q, k, v, kv_stride, n_pos, hd, scale, scores, out);
 }
 void softmax(float* x, int n) {
     g_ops.softmax(x, n);
@@ -122,51 +146,101 @@ void ActivationRows::convert(int t0, int t1) {
         from_float(x_ + t * x_stride_, bytes_.data() + static_cast<size_t>(t) * row_bytes_, cols_);
 }
 
-void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, int64_t out_stride,
-                 int64_t r0, int64_t r1) {
-    const DotFn dot = w.traits->dot;
-    const Dot4Fn dot4 = w.traits->dot4;
+namespace {
+// Rows [0, m) of a plain row-major block of weights (`rows`, `row_bytes` apart) against
+// every activation row: out[t * out_stride + i] for row i, token t.
+void matmul_plain(const TypeTraits& tr, int64_t cols, const uint8_t* rows, size_t row_bytes,
+                  int64_t m, const ActivationRows& act, float* out, int64_t out_stride) {
     const int n = act.n();
     const size_t stride = act.row_stride_bytes();
-    int64_t r = r0;
-    if (n < 4 && w.traits->rows4) {
+    auto row = [&](int64_t i) { return rows + static_cast<size_t>(i) * row_bytes; };
+    int64_t r = 0;
+    if (n < 4 && tr.rows4) {
         // Decoding: four weight rows per pass over the activation row.
         float four[4];
-        for (; r + 4 <= r1; r += 4) {
+        for (; r + 4 <= m; r += 4) {
             for (int t = 0; t < n; ++t) {
-                w.traits->rows4(w.cols, w.row(r), w.row_bytes, act.row(t), four);
-                for (int k = 0; k < 4; ++k) out[t * out_stride + (r - r0) + k] = four[k];
+                tr.rows4(cols, row(r), row_bytes, act.row(t), four);
+                for (int k = 0; k < 4; ++k) out[t * out_stride + r + k] = four[k];
             }
         }
     }
-    if (n >= 4 && w.traits->tile2x4) {
+    if (n >= 4 && tr.tile2x4) {
         // Prompt batches of float weights: two rows by four tokens at a time.
         const int n4 = n / 4 * 4;
-        for (; r + 2 <= r1; r += 2)
+        for (; r + 2 <= m; r += 2)
             for (int t = 0; t < n4; t += 4)
-                w.traits->tile2x4(w.cols, w.row(r), w.row_bytes, act.row(t), stride,
-                                  out + t * out_stride + (r - r0), static_cast<size_t>(out_stride));
-        for (int64_t rr = r0; rr < r; ++rr)
+                tr.tile2x4(cols, row(r), row_bytes, act.row(t), stride, out + t * out_stride + r,
+                           static_cast<size_t>(out_stride));
+        for (int64_t rr = 0; rr < r; ++rr)
             for (int t = n4; t < n; ++t)
-                out[t * out_stride + (rr - r0)] = dot(w.cols, w.row(rr), act.row(t));
+                out[t * out_stride + rr] = tr.dot(cols, row(rr), act.row(t));
     }
-    for (; r < r1; ++r) {
-        const uint8_t* row = w.row(r);
-        float* o = out + (r - r0);
+    for (; r < m; ++r) {
+        float* o = out + r;
         int t = 0;
-        if (dot4) {
+        if (tr.dot4) {
             float four[4];
             for (; t + 4 <= n; t += 4) {
-                dot4(w.cols, row, act.row(t), stride, four);
+                tr.dot4(cols, row(r), act.row(t), stride, four);
                 for (int k = 0; k < 4; ++k) o[(t + k) * out_stride] = four[k];
             }
         }
-        for (; t < n; ++t) o[t * out_stride] = dot(w.cols, row, act.row(t));
+        for (; t < n; ++t) o[t * out_stride] = tr.dot(cols, row(r), act.row(t));
+    }
+}
+
+// A thread's buffer for rows de-interleaved from a group.
+uint8_t* plain_rows_buffer(size_t bytes) {
+    thread_local std::vector<uint8_t> buf;
+    if (buf.size() < bytes) buf.resize(bytes);
+    return buf.data();
+}
+}  // namespace
+
+void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, int64_t out_stride,
+                 int64_t r0, int64_t r1) {
+    const TypeTraits& tr = *w.traits;
+    // Rows past the groups are plain.
+    const int64_t plain0 = std::max(r0, std::min(r1, w.grouped_rows));
+    if (plain0 < r1)
+        matmul_plain(tr, w.cols, w.row(plain0), w.row_bytes, r1 - plain0, act, out + (plain0 - r0),
+                     out_stride);
+    const int n = act.n();
+    for (int64_t r = r0; r < plain0;) {
+        const int64_t g = r / 4;
+        float* o = out + (r - r0);
+        if (r % 4 == 0 && r + 4 <= plain0) {
+            if (n < 4) {
+                float four[4];
+                for (int t = 0; t < n; ++t) {
+                    tr.group4(w.cols, w.group(g), act.row(t), four);
+                    for (int k = 0; k < 4; ++k) o[t * out_stride + k] = four[k];
+                }
+            } else {
+                uint8_t* plain = plain_rows_buffer(4 * w.row_bytes);
+                read_group(w, g, plain);
+                matmul_plain(tr, w.cols, plain, w.row_bytes, 4, act, o, out_stride);
+            }
+            r += 4;
+        } else {
+            // A range that splits a group: that row alone.
+            uint8_t* plain = plain_rows_buffer(w.row_bytes);
+            read_row(w, r, plain);
+            matmul_plain(tr, w.cols, plain, w.row_bytes, 1, act, o, out_stride);
+            r += 1;
+        }
     }
 }
 
 void matrix_row(float* out, const WeightMatrix& w, int64_t r) {
-    w.traits->to_float(w.row(r), out, w.cols);
+    if (r >= w.grouped_rows) {
+        w.traits->to_float(w.row(r), out, w.cols);
+        return;
+    }
+    uint8_t* plain = plain_rows_buffer(w.row_bytes);
+    read_row(w, r, plain);
+    w.traits->to_float(plain, out, w.cols);
 }
 
 }  // namespace edgelm

@@ -22,6 +22,12 @@ void swiglu(float* gate, const float* up, int n);
 // out += a * v                                   out, v: (n)
 void axpy(float* out, float a, const float* v, int n);
 
+// One head of causal attention for one query: scores[u] = scale * (q . k_u), softmax over
+// u < n_pos, out = sum_u scores[u] * v_u. k_u and v_u are rows of hd floats, kv_stride
+// floats apart; scores: (n_pos) scratch; q, out: (hd).
+void attend(const float* q, const float* k, const float* v, int64_t kv_stride, int n_pos, int hd,
+            float scale, float* scores, float* out);
+
 // cos/sin of every (position, pair) angle pos * freq_scale * base^(-2i / rope_dim) /
 // factor[i], computed once per session instead of per token.
 class RopeTable {

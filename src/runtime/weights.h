@@ -9,15 +9,24 @@
 
 namespace edgelm {
 
-// A row-major matrix of `rows` x `cols` (GGUF dims {cols, rows}); each row is
-// `row_bytes` of `type` blocks, so one output element is traits->dot over one row.
+// A matrix of `rows` x `cols` (GGUF dims {cols, rows}); each row is `row_bytes` of
+// `type` blocks, so one output element is traits->dot over one row. The first
+// `grouped_rows` rows (a multiple of 4, 0 for a plain row-major matrix) are stored as
+// interleaved 4-row groups (runtime/row_groups.h); each group takes the bytes of its
+// four rows, so the rows after them sit where a plain matrix has them.
 struct WeightMatrix {
     const TypeTraits* traits = nullptr;
     int64_t rows = 0, cols = 0;
     uint64_t row_bytes = 0;
     const uint8_t* data = nullptr;
+    int64_t grouped_rows = 0;
 
+    // Row r in plain layout; only for r >= grouped_rows (read_row() handles any row).
     const uint8_t* row(int64_t r) const { return data + static_cast<uint64_t>(r) * row_bytes; }
+    // The group holding rows 4g .. 4g + 3, for 4g < grouped_rows.
+    const uint8_t* group(int64_t g) const {
+        return data + static_cast<uint64_t>(g) * 4 * row_bytes;
+    }
 };
 
 struct LayerWeights {

@@ -11,8 +11,9 @@ namespace edgelm::cli {
 
 namespace {
 
-void run_bench_cmd(const std::string& path, const BenchParams& p, bool json) {
-    auto model = Model::load(path);
+void run_bench_cmd(const std::string& path, const BenchParams& p, const ModelLoadOptions& load,
+                   bool json) {
+    auto model = Model::load(path, load);
     const BenchResult r = run_bench(model, p);
     if (json) {
         nlohmann::json j = {
@@ -48,6 +49,7 @@ void add_bench(CLI::App& app) {
     auto p = std::make_shared<BenchParams>();
     auto path = std::make_shared<std::string>();
     auto json = std::make_shared<bool>(false);
+    auto load = std::make_shared<ModelLoadOptions>();
     p->n_threads = default_threads();
     CLI::App* sub =
         app.add_subcommand("bench", "Measure prefill and decode speed, latency and memory");
@@ -57,7 +59,9 @@ void add_bench(CLI::App& app) {
     sub->add_option("-r,--reps", p->reps, "Repetitions")->capture_default_str();
     sub->add_option("-t,--threads", p->n_threads, "Threads")->capture_default_str();
     sub->add_flag("--json", *json, "Print JSON");
-    sub->callback([p, path, json] { run_bench_cmd(*path, *p, *json); });
+    sub->add_flag("!--no-repack", load->group_rows,
+                  "Run the weights as stored in the file, not repacked into 4-row groups");
+    sub->callback([p, path, load, json] { run_bench_cmd(*path, *p, *load, *json); });
 }
 
 }  // namespace edgelm::cli
