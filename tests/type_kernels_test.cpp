@@ -308,6 +308,15 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
                     ASSERT_EQ(g.grouped_rows, 4);
                     float four[4];
                     v.group4(n, g.group(0), xq.data(), four);
+                    // Two activation rows: xq and an encoding of other values.
+                    std::vector<uint8_t> x2(xq);
+                    std::vector<float> xb = random_floats(n, 77);
+                    x2.resize(2 * xq.size());
+                    kernel_variants(tr.act_type).front().from_float(xb.data(),
+                                                                    x2.data() + xq.size(), n);
+                    float eight[8];
+                    ASSERT_NE(v.group4x2, nullptr) << tr.name;
+                    v.group4x2(n, g.group(0), x2.data(), xq.size(), eight, 4);
                     std::vector<uint8_t> back(row_bytes);
                     for (int k = 0; k < 5; ++k) {
                         const uint8_t* pk = plain.data() + k * row_bytes;
@@ -317,6 +326,10 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
                         if (k < 4) {
                             EXPECT_EQ(four[k], v.dot(n, pk, xq.data()))
                                 << v.isa << " " << tr.name << " group4[" << k << "], n=" << n;
+                            EXPECT_EQ(eight[k], four[k])
+                                << v.isa << " " << tr.name << " group4x2[0][" << k << "]";
+                            EXPECT_EQ(eight[4 + k], v.dot(n, pk, x2.data() + xq.size()))
+                                << v.isa << " " << tr.name << " group4x2[1][" << k << "]";
                         }
                     }
                 }

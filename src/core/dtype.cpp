@@ -64,6 +64,7 @@ std::array<TypeTraits, 6> best_traits() {
         tr.rows4 = best.rows4;
         tr.tile2x4 = best.tile2x4;
         tr.group4 = best.group4;
+        tr.group4x2 = best.group4x2;
     }
     return t;
 }
@@ -90,12 +91,14 @@ std::vector<KernelVariant> kernel_variants(DType t) {
                              x86::f32_dot4_avx2, x86::f32_rows4_avx2});
                 v.back().tile2x4 = x86::f32_tile2x4_avx2;
                 v.back().group4 = x86::f32_group4_avx2;
+                v.back().group4x2 = x86::f32_group4x2_avx2;
                 break;
             case DType::F16:
                 v.push_back({"avx2", x86::f16_to_float_avx2, s.from_float, x86::f16_dot_avx2,
                              x86::f16_dot4_avx2, x86::f16_rows4_avx2});
                 v.back().tile2x4 = x86::f16_tile2x4_avx2;
                 v.back().group4 = x86::f16_group4_avx2;
+                v.back().group4x2 = x86::f16_group4x2_avx2;
                 break;
             case DType::BF16:
                 v.push_back(
@@ -105,11 +108,13 @@ std::vector<KernelVariant> kernel_variants(DType t) {
                 v.push_back({"avx2", s.to_float, x86::q8_0_from_float_avx2, x86::q8_0_dot_avx2,
                              x86::q8_0_dot4_avx2, x86::q8_0_rows4_avx2});
                 v.back().group4 = x86::q8_0_group4_avx2;
+                v.back().group4x2 = x86::q8_0_group4x2_avx2;
                 break;
             case DType::Q4_0:
                 v.push_back({"avx2", s.to_float, s.from_float, x86::q4_0_dot_avx2,
                              x86::q4_0_dot4_avx2, x86::q4_0_rows4_avx2});
                 v.back().group4 = x86::q4_0_group4_avx2;
+                v.back().group4x2 = x86::q4_0_group4x2_avx2;
                 break;
             case DType::Q6_K:
                 v.push_back({"avx2", s.to_float, nullptr, x86::q6_k_dot_avx2, nullptr, nullptr});

@@ -79,6 +79,10 @@ using Tile2x4Fn = void (*)(int64_t n, const void* row, size_t row_bytes, const v
 // type, or 8 elements of a float type; see runtime/row_groups.h).
 using Group4Fn = void (*)(int64_t n, const void* group, const void* act, float* out);
 
+// out[j * out_stride + k] = dot(n, group row k, act + j * stride) for k < 4, j < 2.
+using Group4x2Fn = void (*)(int64_t n, const void* group, const void* act, size_t stride,
+                            float* out, size_t out_stride);
+
 struct TypeTraits {
     DType type;
     const char* name;
@@ -92,6 +96,7 @@ struct TypeTraits {
     Rows4Fn rows4;                // null: use dot four times
     Tile2x4Fn tile2x4 = nullptr;  // null: use dot4
     Group4Fn group4 = nullptr;    // null: weights of this type stay in plain rows
+    Group4x2Fn group4x2 = nullptr;  // set with group4
 };
 
 // One implementation of a type's kernels on one instruction set (dot4 and rows4 give
@@ -106,6 +111,7 @@ struct KernelVariant {
     Rows4Fn rows4;
     Tile2x4Fn tile2x4 = nullptr;
     Group4Fn group4 = nullptr;
+    Group4x2Fn group4x2 = nullptr;
 };
 // The scalar reference first, then every SIMD variant compiled in and supported here.
 std::vector<KernelVariant> kernel_variants(DType t);

@@ -159,7 +159,36 @@ EDGELM_AVX2 void quant_group4(int64_t n, const void* group, const void* act, flo
         for (int k = 0; k < 4; ++k) acc[k] = block_fma(w[4 * i + k], x[i], acc[k]);
     hsum4(acc[0], acc[1], acc[2], acc[3], out);
 }
+
+// Four rows of a group by two activation rows (act, act + stride): the prompt kernel of
+// repacked weights. Eight accumulators, each in quant_dot's order.
+template <typename Block>
+EDGELM_AVX2 void quant_group4x2(int64_t n, const void* group, const void* act, size_t stride,
+                                float* out, size_t out_stride) {
+    const Block* w = static_cast<const Block*>(group);
+    const BlockQ8_0* x0 = static_cast<const BlockQ8_0*>(act);
+    const BlockQ8_0* x1 = row_at<BlockQ8_0>(act, stride, 1);
+    __m256 a0[4], a1[4];
+    for (int k = 0; k < 4; ++k) a0[k] = a1[k] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / 32; ++i) {
+        for (int k = 0; k < 4; ++k) {
+            a0[k] = block_fma(w[4 * i + k], x0[i], a0[k]);
+            a1[k] = block_fma(w[4 * i + k], x1[i], a1[k]);
+        }
+    }
+    hsum4(a0[0], a0[1], a0[2], a0[3], out);
+    hsum4(a1[0], a1[1], a1[2], a1[3], out + out_stride);
+}
 }  // namespace
+
+void q8_0_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                        size_t out_stride) {
+    quant_group4x2<BlockQ8_0>(n, group, act, stride, out, out_stride);
+}
+void q4_0_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                        size_t out_stride) {
+    quant_group4x2<BlockQ4_0>(n, group, act, stride, out, out_stride);
+}
 
 void q8_0_group4_avx2(int64_t n, const void* group, const void* act, float* out) {
     quant_group4<BlockQ8_0>(n, group, act, out);
@@ -326,6 +355,27 @@ EDGELM_AVX2 void float_group4(int64_t n, const void* group, const void* act, flo
     hsum4(a[0], a[1], a[2], a[3], out);
 }
 
+// Four rows of a group by two activation rows (see quant_group4x2).
+template <typename W>
+EDGELM_AVX2 void float_group4x2(int64_t n, const void* group, const void* act, size_t stride,
+                                float* out, size_t out_stride) {
+    const W* w = static_cast<const W*>(group);
+    const float* x0 = static_cast<const float*>(act);
+    const float* x1 = row_at<float>(act, stride, 1);
+    __m256 a0[4], a1[4];
+    for (int k = 0; k < 4; ++k) a0[k] = a1[k] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8) {
+        const __m256 v0 = _mm256_loadu_ps(x0 + i), v1 = _mm256_loadu_ps(x1 + i);
+        for (int k = 0; k < 4; ++k) {
+            const __m256 wv = load_w8(w + 4 * i + 8 * k);
+            a0[k] = _mm256_fmadd_ps(wv, v0, a0[k]);
+            a1[k] = _mm256_fmadd_ps(wv, v1, a1[k]);
+        }
+    }
+    hsum4(a0[0], a0[1], a0[2], a0[3], out);
+    hsum4(a1[0], a1[1], a1[2], a1[3], out + out_stride);
+}
+
 // Two weight rows by four activation rows: 8 accumulators, each weight and activation
 // load used 4 and 2 times (prompt processing is load-bound with one row at a time).
 template <typename W>
@@ -379,6 +429,14 @@ void f32_group4_avx2(int64_t n, const void* group, const void* act, float* out) 
 }
 void f16_group4_avx2(int64_t n, const void* group, const void* act, float* out) {
     float_group4<uint16_t>(n, group, act, out);
+}
+void f32_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                       size_t out_stride) {
+    float_group4x2<float>(n, group, act, stride, out, out_stride);
+}
+void f16_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                       size_t out_stride) {
+    float_group4x2<uint16_t>(n, group, act, stride, out, out_stride);
 }
 void f32_tile2x4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, size_t stride,
                       float* out, size_t out_stride) {

@@ -36,6 +36,16 @@ void f32_group4_avx2(int64_t n, const void* group, const void* act, float* out);
 void f16_group4_avx2(int64_t n, const void* group, const void* act, float* out);
 void q8_0_group4_avx2(int64_t n, const void* group, const void* act, float* out);
 void q4_0_group4_avx2(int64_t n, const void* group, const void* act, float* out);
+// out[j * out_stride + k] = dot of group row k with activation row j (act + j * stride),
+// k < 4, j < 2: the prompt kernel for repacked weights.
+void f32_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                       size_t out_stride);
+void f16_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                       size_t out_stride);
+void q8_0_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                        size_t out_stride);
+void q4_0_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                        size_t out_stride);
 // out[k * out_stride + r] = dot of weight row r (row + r * row_bytes, r < 2) with
 // activation row k (act + k * stride, k < 4): the prompt kernel for float weights.
 void f32_tile2x4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, size_t stride,

@@ -198,38 +198,54 @@ uint8_t* plain_rows_buffer(size_t bytes) {
 }
 }  // namespace
 
+namespace {
+// Bytes of weights a thread keeps in its L1 cache while every token of a prompt batch
+// passes over them: the batch's activation rows are read once per chunk, not per group.
+constexpr uint64_t kGroupChunkBytes = 16 * 1024;
+
+// Full groups [g0, g1) of `w` against every activation row; out points at (token 0,
+// row 4 * g0).
+void matmul_groups(const WeightMatrix& w, const ActivationRows& act, float* out,
+                   int64_t out_stride, int64_t g0, int64_t g1) {
+    const TypeTraits& tr = *w.traits;
+    const int n = act.n();
+    const size_t stride = act.row_stride_bytes();
+    const int64_t chunk = std::max<int64_t>(1, static_cast<int64_t>(kGroupChunkBytes /
+                                                                    (4 * w.row_bytes)));
+    for (int64_t c0 = g0; c0 < g1; c0 += chunk) {
+        const int64_t c1 = std::min(g1, c0 + chunk);
+        int t = 0;
+        for (; t + 2 <= n; t += 2)
+            for (int64_t g = c0; g < c1; ++g)
+                tr.group4x2(w.cols, w.group(g), act.row(t), stride,
+                            out + t * out_stride + 4 * (g - g0), static_cast<size_t>(out_stride));
+        for (; t < n; ++t) {
+            for (int64_t g = c0; g < c1; ++g) {
+                float four[4];
+                tr.group4(w.cols, w.group(g), act.row(t), four);
+                std::copy(four, four + 4, out + t * out_stride + 4 * (g - g0));
+            }
+        }
+    }
+}
+}  // namespace
+
 void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, int64_t out_stride,
                  int64_t r0, int64_t r1) {
     const TypeTraits& tr = *w.traits;
-    // Rows past the groups are plain.
+    // [r0, plain0): grouped rows, [plain0, r1): rows stored plain.
     const int64_t plain0 = std::max(r0, std::min(r1, w.grouped_rows));
     if (plain0 < r1)
-        matmul_plain(tr, w.cols, w.row(plain0), w.row_bytes, r1 - plain0, act, out + (plain0 - r0),
-                     out_stride);
-    const int n = act.n();
-    for (int64_t r = r0; r < plain0;) {
-        const int64_t g = r / 4;
-        float* o = out + (r - r0);
-        if (r % 4 == 0 && r + 4 <= plain0) {
-            if (n < 4) {
-                float four[4];
-                for (int t = 0; t < n; ++t) {
-                    tr.group4(w.cols, w.group(g), act.row(t), four);
-                    for (int k = 0; k < 4; ++k) o[t * out_stride + k] = four[k];
-                }
-            } else {
-                uint8_t* plain = plain_rows_buffer(4 * w.row_bytes);
-                read_group(w, g, plain);
-                matmul_plain(tr, w.cols, plain, w.row_bytes, 4, act, o, out_stride);
-            }
-            r += 4;
-        } else {
-            // A range that splits a group: that row alone.
-            uint8_t* plain = plain_rows_buffer(w.row_bytes);
-            read_row(w, r, plain);
-            matmul_plain(tr, w.cols, plain, w.row_bytes, 1, act, o, out_stride);
-            r += 1;
-        }
+        matmul_plain(tr, w.cols, w.row(plain0), w.row_bytes, r1 - plain0, act,
+                     out + (plain0 - r0), out_stride);
+    // Whole groups in the range, and single rows of groups it cuts.
+    const int64_t g0 = (r0 + 3) / 4, g1 = std::max(g0, plain0 / 4);
+    if (g0 < g1) matmul_groups(w, act, out + (4 * g0 - r0), out_stride, g0, g1);
+    for (int64_t r = r0; r < plain0; ++r) {
+        if (r >= 4 * g0 && r < 4 * g1) continue;
+        uint8_t* plain = plain_rows_buffer(w.row_bytes);
+        read_row(w, r, plain);
+        matmul_plain(tr, w.cols, plain, w.row_bytes, 1, act, out + (r - r0), out_stride);
     }
 }
 

@@ -11,7 +11,7 @@ int64_t row_group_unit(const TypeTraits& t) {
 }
 
 bool can_group_rows(const WeightMatrix& w) {
-    return w.traits && w.traits->group4 && w.grouped_rows == 0 && w.rows >= 4 &&
+    return w.traits && w.traits->group4 && w.traits->group4x2 && w.grouped_rows == 0 && w.rows >= 4 &&
            w.cols % row_group_unit(*w.traits) == 0;
 }
 
@@ -60,11 +60,6 @@ void read_row(const WeightMatrix& w, int64_t r, uint8_t* dst) {
     const uint64_t ub = unit_bytes(w), units = w.row_bytes / ub;
     const uint8_t* src = w.group(r / 4) + static_cast<uint64_t>(r % 4) * ub;
     for (uint64_t u = 0; u < units; ++u) std::memcpy(dst + u * ub, src + u * 4 * ub, ub);
-}
-
-void read_group(const WeightMatrix& w, int64_t g, uint8_t* dst) {
-    for (int k = 0; k < 4; ++k)
-        read_row(w, 4 * g + k, dst + static_cast<uint64_t>(k) * w.row_bytes);
 }
 
 }  // namespace edgelm

@@ -41,7 +41,4 @@ AlignedBytes group_rows(const WeightMatrix& w, WeightMatrix* grouped);
 // Writes row r of `w`, whatever its layout, to dst as a plain row (w.row_bytes bytes).
 void read_row(const WeightMatrix& w, int64_t r, uint8_t* dst);
 
-// Writes the four rows of group g as four consecutive plain rows (4 * row_bytes).
-void read_group(const WeightMatrix& w, int64_t g, uint8_t* dst);
-
 }  // namespace edgelm
