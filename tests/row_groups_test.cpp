@@ -50,16 +50,22 @@ TEST(RowGroupsTest, MatmulOverAnyRangeEqualsPlainRows) {
             act.set(x.data(), n, cols, cols, tr.act_type);
             std::vector<float> want(static_cast<size_t>(n * rows));
             matmul_rows(plain, act, want.data(), rows, 0, rows);
-            for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 23}, {0, 20}, {1, 7}, {3, 4},
-                                  {6, 22}, {19, 23}, {20, 23}, {13, 14}}) {
+            for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 23},
+                                  {0, 20},
+                                  {1, 7},
+                                  {3, 4},
+                                  {6, 22},
+                                  {19, 23},
+                                  {20, 23},
+                                  {13, 14}}) {
                 std::vector<float> got(static_cast<size_t>(n * rows), -1.0f);
                 matmul_rows(grouped, act, got.data() + r0, rows, r0, r1);
                 for (int t = 0; t < n; ++t)
                     for (int64_t r = r0; r < r1; ++r)
                         ASSERT_EQ(got[static_cast<size_t>(t * rows + r)],
                                   want[static_cast<size_t>(t * rows + r)])
-                            << dtype_name(type) << " tokens " << n << " rows [" << r0 << ", "
-                            << r1 << ") row " << r << " token " << t;
+                            << dtype_name(type) << " tokens " << n << " rows [" << r0 << ", " << r1
+                            << ") row " << r << " token " << t;
             }
             std::vector<float> a(static_cast<size_t>(cols)), b(a);
             for (int64_t r = 0; r < rows; ++r) {

@@ -312,8 +312,9 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
                     std::vector<uint8_t> x2(xq);
                     std::vector<float> xb = random_floats(n, 77);
                     x2.resize(2 * xq.size());
-                    kernel_variants(tr.act_type).front().from_float(xb.data(),
-                                                                    x2.data() + xq.size(), n);
+                    kernel_variants(tr.act_type)
+                        .front()
+                        .from_float(xb.data(), x2.data() + xq.size(), n);
                     float eight[8];
                     ASSERT_NE(v.group4x2, nullptr) << tr.name;
                     v.group4x2(n, g.group(0), x2.data(), xq.size(), eight, 4);

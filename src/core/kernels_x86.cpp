@@ -179,6 +179,62 @@ EDGELM_AVX2 void quant_group4x2(int64_t n, const void* group, const void* act, s
     hsum4(a0[0], a0[1], a0[2], a0[3], out);
     hsum4(a1[0], a1[1], a1[2], a1[3], out + out_stride);
 }
+
+// Q4_0 groups without the sign trick: the nibbles n (0..15) multiply the activation
+// bytes directly, and sum((n - 8) x) = sum(n x) - 8 sum(x), per int32 lane. The lanes
+// are the same integers block_fma computes (Q8_0 activations never hold -128), so the
+// results are bit-identical to q4_0_dot; the 8 sum(x) term is shared by the group's
+// four rows, which saves the two sign operations per row.
+EDGELM_AVX2 inline __m256i q4_nibbles(const BlockQ4_0& b) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+EDGELM_AVX2 inline __m256i eight_x(__m256i xv) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), xv), _mm256_set1_epi16(1));
+}
+EDGELM_AVX2 inline __m256 q4_block_fma(const BlockQ4_0& w, __m256i xv, __m256i x8, float dx,
+                                       __m256 acc) {
+    const __m256i p = _mm256_sub_epi32(
+        _mm256_madd_epi16(_mm256_maddubs_epi16(q4_nibbles(w), xv), _mm256_set1_epi16(1)), x8);
+    return _mm256_fmadd_ps(_mm256_set1_ps(f16(w.d) * dx), _mm256_cvtepi32_ps(p), acc);
+}
+
+template <>
+EDGELM_AVX2 void quant_group4<BlockQ4_0>(int64_t n, const void* group, const void* act,
+                                         float* out) {
+    const BlockQ4_0* w = static_cast<const BlockQ4_0*>(group);
+    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (int64_t i = 0; i < n / 32; ++i) {
+        const __m256i xv = load_i8x32(x[i].qs), x8 = eight_x(xv);
+        const float dx = f16(x[i].d);
+        for (int k = 0; k < 4; ++k) acc[k] = q4_block_fma(w[4 * i + k], xv, x8, dx, acc[k]);
+    }
+    hsum4(acc[0], acc[1], acc[2], acc[3], out);
+}
+
+template <>
+EDGELM_AVX2 void quant_group4x2<BlockQ4_0>(int64_t n, const void* group, const void* act,
+                                           size_t stride, float* out, size_t out_stride) {
+    const BlockQ4_0* w = static_cast<const BlockQ4_0*>(group);
+    const BlockQ8_0* x0 = static_cast<const BlockQ8_0*>(act);
+    const BlockQ8_0* x1 = row_at<BlockQ8_0>(act, stride, 1);
+    __m256 a0[4], a1[4];
+    for (int k = 0; k < 4; ++k) a0[k] = a1[k] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / 32; ++i) {
+        const __m256i xv0 = load_i8x32(x0[i].qs), xv1 = load_i8x32(x1[i].qs);
+        const __m256i x80 = eight_x(xv0), x81 = eight_x(xv1);
+        const float dx0 = f16(x0[i].d), dx1 = f16(x1[i].d);
+        for (int k = 0; k < 4; ++k) {
+            a0[k] = q4_block_fma(w[4 * i + k], xv0, x80, dx0, a0[k]);
+            a1[k] = q4_block_fma(w[4 * i + k], xv1, x81, dx1, a1[k]);
+        }
+    }
+    hsum4(a0[0], a0[1], a0[2], a0[3], out);
+    hsum4(a1[0], a1[1], a1[2], a1[3], out + out_stride);
+}
 }  // namespace
 
 void q8_0_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,

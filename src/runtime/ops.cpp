@@ -205,13 +205,13 @@ constexpr uint64_t kGroupChunkBytes = 16 * 1024;
 
 // Full groups [g0, g1) of `w` against every activation row; out points at (token 0,
 // row 4 * g0).
-void matmul_groups(const WeightMatrix& w, const ActivationRows& act, float* out,
-                   int64_t out_stride, int64_t g0, int64_t g1) {
+void matmul_groups(const WeightMatrix& w, const ActivationRows& act, float* out, int64_t out_stride,
+                   int64_t g0, int64_t g1) {
     const TypeTraits& tr = *w.traits;
     const int n = act.n();
     const size_t stride = act.row_stride_bytes();
-    const int64_t chunk = std::max<int64_t>(1, static_cast<int64_t>(kGroupChunkBytes /
-                                                                    (4 * w.row_bytes)));
+    const int64_t chunk =
+        std::max<int64_t>(1, static_cast<int64_t>(kGroupChunkBytes / (4 * w.row_bytes)));
     for (int64_t c0 = g0; c0 < g1; c0 += chunk) {
         const int64_t c1 = std::min(g1, c0 + chunk);
         int t = 0;
@@ -236,16 +236,23 @@ void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, i
     // [r0, plain0): grouped rows, [plain0, r1): rows stored plain.
     const int64_t plain0 = std::max(r0, std::min(r1, w.grouped_rows));
     if (plain0 < r1)
-        matmul_plain(tr, w.cols, w.row(plain0), w.row_bytes, r1 - plain0, act,
-                     out + (plain0 - r0), out_stride);
+        matmul_plain(tr, w.cols, w.row(plain0), w.row_bytes, r1 - plain0, act, out + (plain0 - r0),
+                     out_stride);
     // Whole groups in the range, and single rows of groups it cuts.
     const int64_t g0 = (r0 + 3) / 4, g1 = std::max(g0, plain0 / 4);
     if (g0 < g1) matmul_groups(w, act, out + (4 * g0 - r0), out_stride, g0, g1);
-    for (int64_t r = r0; r < plain0; ++r) {
-        if (r >= 4 * g0 && r < 4 * g1) continue;
-        uint8_t* plain = plain_rows_buffer(w.row_bytes);
-        read_row(w, r, plain);
-        matmul_plain(tr, w.cols, plain, w.row_bytes, 1, act, out + (r - r0), out_stride);
+    const auto single_rows = [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+            uint8_t* plain = plain_rows_buffer(w.row_bytes);
+            read_row(w, r, plain);
+            matmul_plain(tr, w.cols, plain, w.row_bytes, 1, act, out + (r - r0), out_stride);
+        }
+    };
+    if (g0 < g1) {
+        single_rows(r0, 4 * g0);
+        single_rows(4 * g1, plain0);
+    } else {
+        single_rows(r0, plain0);
     }
 }
 
