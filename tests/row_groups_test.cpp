@@ -41,8 +41,8 @@ TEST(RowGroupsTest, MatmulOverAnyRangeEqualsPlainRows) {
         plain.cols = cols;
         plain.row_bytes = rb;
         plain.data = bytes.data();
-        WeightMatrix grouped;
-        const AlignedBytes keep = group_rows(plain, &grouped);
+        const WeightArena arena(matrix_bytes(plain));
+        const WeightMatrix grouped = group_rows(plain, arena.data());
         ASSERT_EQ(grouped.grouped_rows, 20);
         for (int n : {1, 2, 3, 4, 5, 9}) {
             const std::vector<float> x = gaussian(static_cast<size_t>(n * cols), 2);

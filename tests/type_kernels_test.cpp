@@ -303,8 +303,8 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
                     m.row_bytes = row_bytes;
                     m.data = plain.data();
                     ASSERT_TRUE(can_group_rows(m));
-                    WeightMatrix g;
-                    const AlignedBytes bytes = group_rows(m, &g);
+                    std::vector<uint8_t> bytes(matrix_bytes(m));
+                    const WeightMatrix g = group_rows(m, bytes.data());
                     ASSERT_EQ(g.grouped_rows, 4);
                     float four[4];
                     v.group4(n, g.group(0), xq.data(), four);

@@ -46,19 +46,28 @@ void Model::group_weight_rows() {
     for (LayerWeights& lw : w.layers)
         for (WeightMatrix* m : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down})
             all.push_back(m);
-    // Layers that share a block share its tensors: repack each tensor once.
+    // Layers that share a block share its tensors: repack each tensor once, into one
+    // arena, at 64-byte aligned offsets.
+    std::map<const uint8_t*, uint64_t> offset;
+    uint64_t total = 0;
+    for (const WeightMatrix* m : all)
+        if (can_group_rows(*m) && offset.emplace(m->data, total).second)
+            total += (matrix_bytes(*m) + 63) / 64 * 64;
+    if (total == 0) return;
+    grouped_ = WeightArena(total);
     std::map<const uint8_t*, WeightMatrix> done;
     for (WeightMatrix* m : all) {
+        const auto at = offset.find(m->data);
+        if (at == offset.end()) continue;
         if (const auto it = done.find(m->data); it != done.end()) {
             *m = it->second;
             continue;
         }
-        if (!can_group_rows(*m)) continue;
         const WeightMatrix plain = *m;
-        grouped_.push_back(group_rows(plain, m));
+        *m = group_rows(plain, grouped_.data() + at->second);
         done.emplace(plain.data, *m);
         // One copy in memory, not two: the mapped pages go back to the page cache.
-        file_->release_pages(plain.data, static_cast<uint64_t>(plain.rows) * plain.row_bytes);
+        file_->release_pages(plain.data, matrix_bytes(plain));
     }
     if (config_.tied_output) w.output = w.token_embd;
 }

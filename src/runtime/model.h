@@ -47,7 +47,7 @@ class Model {
     std::unique_ptr<Tokenizer> tokenizer_;
     ModelWeights weights_;
     std::vector<std::vector<float>> converted_;  // norms stored in a non-f32 type
-    std::vector<AlignedBytes> grouped_;          // repacked weight matrices
+    WeightArena grouped_;                        // repacked weight matrices
     uint64_t fingerprint_ = 0;
 };
 

@@ -11,7 +11,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 
 #include "runtime/weights.h"
 
@@ -24,19 +23,34 @@ int64_t row_group_unit(const TypeTraits& t);
 // least 4 rows, and its width is a whole number of units.
 bool can_group_rows(const WeightMatrix& w);
 
-// Memory for repacked weights: 64-byte aligned, freed on destruction.
-struct AlignedBytes {
-    struct Free {
-        void operator()(uint8_t* p) const;
-    };
-    std::unique_ptr<uint8_t, Free> bytes;
-    uint64_t size = 0;
+// Memory for repacked weights: one anonymous mapping, populated when it is made.
+class WeightArena {
+  public:
+    WeightArena() = default;
+    explicit WeightArena(uint64_t bytes);  // throws std::bad_alloc
+    ~WeightArena();
+    WeightArena(WeightArena&& o) noexcept;
+    WeightArena& operator=(WeightArena&& o) noexcept;
+    WeightArena(const WeightArena&) = delete;
+    WeightArena& operator=(const WeightArena&) = delete;
+
+    uint8_t* data() const { return base_; }
+    uint64_t size() const { return size_; }
+
+  private:
+    uint8_t* base_ = nullptr;
+    uint64_t size_ = 0;
 };
 
-// Copies plain `w` (grouped_rows == 0) into a new buffer in the grouped layout: every
-// full group of 4 rows interleaved, the last rows % 4 rows plain after them. Returns
-// the buffer; `grouped` gets the matrix view of it.
-AlignedBytes group_rows(const WeightMatrix& w, WeightMatrix* grouped);
+// Bytes `w` takes repacked (the same as plain).
+inline uint64_t matrix_bytes(const WeightMatrix& w) {
+    return static_cast<uint64_t>(w.rows) * w.row_bytes;
+}
+
+// Writes plain `w` (grouped_rows == 0) to dst (matrix_bytes(w)) in the grouped layout:
+// every full group of 4 rows interleaved, the last rows % 4 rows plain after them.
+// Returns the matrix view of dst.
+WeightMatrix group_rows(const WeightMatrix& w, uint8_t* dst);
 
 // Writes row r of `w`, whatever its layout, to dst as a plain row (w.row_bytes bytes).
 void read_row(const WeightMatrix& w, int64_t r, uint8_t* dst);
