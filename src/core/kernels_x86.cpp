@@ -146,90 +146,115 @@ EDGELM_AVX2 void quant_rows4(int64_t n, const void* row, size_t row_bytes, const
     hsum4(acc[0], acc[1], acc[2], acc[3], out);
 }
 
-// Four rows stored as one interleaved group (block i of rows 0..3 side by side): one
-// sequential stream per thread, which the hardware prefetcher follows, where four
-// separate rows are four short streams that it does not.
-template <typename Block>
-EDGELM_AVX2 void quant_group4(int64_t n, const void* group, const void* act, float* out) {
-    const Block* w = static_cast<const Block*>(group);
+// Groups of four Q8_0 / Q4_0 rows (runtime/row_groups.h): per block, the four f16 scales,
+// then the four rows' quants. One sequential stream per thread, which the hardware
+// prefetcher follows (four plain rows are four short streams that it does not); the
+// four scales convert in one instruction. Each output accumulates exactly what
+// block_fma accumulates for its row, so the results equal quant_dot's bit for bit.
+
+// Lane k: f16 scale k of the unit times dx (the float product block_fma broadcasts).
+EDGELM_AVX2 inline __m128 unit_scales(const uint8_t* unit, float dx) {
+    return _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(unit))),
+                      _mm_set1_ps(dx));
+}
+EDGELM_AVX2 inline __m256 lane(__m128 s, int k) {
+    return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_set1_epi32(k));
+}
+
+constexpr int64_t kQ8Unit = 4 * sizeof(BlockQ8_0), kQ4Unit = 4 * sizeof(BlockQ4_0);
+
+EDGELM_AVX2 void q8_0_group4(int64_t n, const void* group, const void* act, float* out) {
+    const uint8_t* u = static_cast<const uint8_t*>(group);
     const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
-    for (int64_t i = 0; i < n / 32; ++i)
-        for (int k = 0; k < 4; ++k) acc[k] = block_fma(w[4 * i + k], x[i], acc[k]);
+    for (int64_t i = 0; i < n / 32; ++i, u += kQ8Unit) {
+        const __m128 s = unit_scales(u, f16(x[i].d));
+        const __m256i xv = load_i8x32(x[i].qs);
+        for (int k = 0; k < 4; ++k) {
+            const __m256i p =
+                dot_i8x32(load_i8x32(reinterpret_cast<const int8_t*>(u + 8 + 32 * k)), xv);
+            acc[k] = _mm256_fmadd_ps(lane(s, k), _mm256_cvtepi32_ps(p), acc[k]);
+        }
+    }
     hsum4(acc[0], acc[1], acc[2], acc[3], out);
 }
 
-// Four rows of a group by two activation rows (act, act + stride): the prompt kernel of
-// repacked weights. Eight accumulators, each in quant_dot's order.
-template <typename Block>
-EDGELM_AVX2 void quant_group4x2(int64_t n, const void* group, const void* act, size_t stride,
-                                float* out, size_t out_stride) {
-    const Block* w = static_cast<const Block*>(group);
+EDGELM_AVX2 void q8_0_group4x2(int64_t n, const void* group, const void* act, size_t stride,
+                               float* out, size_t out_stride) {
+    const uint8_t* u = static_cast<const uint8_t*>(group);
     const BlockQ8_0* x0 = static_cast<const BlockQ8_0*>(act);
     const BlockQ8_0* x1 = row_at<BlockQ8_0>(act, stride, 1);
     __m256 a0[4], a1[4];
     for (int k = 0; k < 4; ++k) a0[k] = a1[k] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / 32; ++i) {
+    for (int64_t i = 0; i < n / 32; ++i, u += kQ8Unit) {
+        const __m128 s0 = unit_scales(u, f16(x0[i].d)), s1 = unit_scales(u, f16(x1[i].d));
+        const __m256i xv0 = load_i8x32(x0[i].qs), xv1 = load_i8x32(x1[i].qs);
         for (int k = 0; k < 4; ++k) {
-            a0[k] = block_fma(w[4 * i + k], x0[i], a0[k]);
-            a1[k] = block_fma(w[4 * i + k], x1[i], a1[k]);
+            const __m256i w = load_i8x32(reinterpret_cast<const int8_t*>(u + 8 + 32 * k));
+            a0[k] = _mm256_fmadd_ps(lane(s0, k), _mm256_cvtepi32_ps(dot_i8x32(w, xv0)), a0[k]);
+            a1[k] = _mm256_fmadd_ps(lane(s1, k), _mm256_cvtepi32_ps(dot_i8x32(w, xv1)), a1[k]);
         }
     }
     hsum4(a0[0], a0[1], a0[2], a0[3], out);
     hsum4(a1[0], a1[1], a1[2], a1[3], out + out_stride);
 }
 
-// Q4_0 groups without the sign trick: the nibbles n (0..15) multiply the activation
-// bytes directly, and sum((n - 8) x) = sum(n x) - 8 sum(x), per int32 lane. The lanes
-// are the same integers block_fma computes (Q8_0 activations never hold -128), so the
-// results are bit-identical to q4_0_dot; the 8 sum(x) term is shared by the group's
-// four rows, which saves the two sign operations per row.
-EDGELM_AVX2 inline __m256i q4_nibbles(const BlockQ4_0& b) {
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
-}
+// Q4_0 without the sign trick: the nibbles n (0..15) multiply the activation bytes
+// directly, and sum((n - 8) x) = sum(n x) - 8 sum(x) per int32 lane: the same integers
+// block_fma computes (Q8_0 activations never hold -128), with the 8 sum(x) term shared
+// by the group's four rows.
 EDGELM_AVX2 inline __m256i eight_x(__m256i xv) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), xv), _mm256_set1_epi16(1));
 }
-EDGELM_AVX2 inline __m256 q4_block_fma(const BlockQ4_0& w, __m256i xv, __m256i x8, float dx,
-                                       __m256 acc) {
+// The nibbles of two rows whose 16 quant bytes lie side by side at p, each in element
+// order (low nibbles are elements 0..15, high nibbles 16..31).
+EDGELM_AVX2 inline void q4_nibbles2(const uint8_t* p, __m256i* a, __m256i* b) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i m = _mm256_set1_epi8(0x0F);
+    const __m256i lo = _mm256_and_si256(v, m), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+    *a = _mm256_permute2x128_si256(lo, hi, 0x20);
+    *b = _mm256_permute2x128_si256(lo, hi, 0x31);
+}
+EDGELM_AVX2 inline __m256 q4_fma(__m256i nib, __m256i xv, __m256i x8, __m256 scale, __m256 acc) {
     const __m256i p = _mm256_sub_epi32(
-        _mm256_madd_epi16(_mm256_maddubs_epi16(q4_nibbles(w), xv), _mm256_set1_epi16(1)), x8);
-    return _mm256_fmadd_ps(_mm256_set1_ps(f16(w.d) * dx), _mm256_cvtepi32_ps(p), acc);
+        _mm256_madd_epi16(_mm256_maddubs_epi16(nib, xv), _mm256_set1_epi16(1)), x8);
+    return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc);
 }
 
-template <>
-EDGELM_AVX2 void quant_group4<BlockQ4_0>(int64_t n, const void* group, const void* act,
-                                         float* out) {
-    const BlockQ4_0* w = static_cast<const BlockQ4_0*>(group);
+EDGELM_AVX2 void q4_0_group4(int64_t n, const void* group, const void* act, float* out) {
+    const uint8_t* u = static_cast<const uint8_t*>(group);
     const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
-    for (int64_t i = 0; i < n / 32; ++i) {
+    for (int64_t i = 0; i < n / 32; ++i, u += kQ4Unit) {
+        const __m128 s = unit_scales(u, f16(x[i].d));
         const __m256i xv = load_i8x32(x[i].qs), x8 = eight_x(xv);
-        const float dx = f16(x[i].d);
-        for (int k = 0; k < 4; ++k) acc[k] = q4_block_fma(w[4 * i + k], xv, x8, dx, acc[k]);
+        __m256i nib[4];
+        q4_nibbles2(u + 8, &nib[0], &nib[1]);
+        q4_nibbles2(u + 40, &nib[2], &nib[3]);
+        for (int k = 0; k < 4; ++k) acc[k] = q4_fma(nib[k], xv, x8, lane(s, k), acc[k]);
     }
     hsum4(acc[0], acc[1], acc[2], acc[3], out);
 }
 
-template <>
-EDGELM_AVX2 void quant_group4x2<BlockQ4_0>(int64_t n, const void* group, const void* act,
-                                           size_t stride, float* out, size_t out_stride) {
-    const BlockQ4_0* w = static_cast<const BlockQ4_0*>(group);
+EDGELM_AVX2 void q4_0_group4x2(int64_t n, const void* group, const void* act, size_t stride,
+                               float* out, size_t out_stride) {
+    const uint8_t* u = static_cast<const uint8_t*>(group);
     const BlockQ8_0* x0 = static_cast<const BlockQ8_0*>(act);
     const BlockQ8_0* x1 = row_at<BlockQ8_0>(act, stride, 1);
     __m256 a0[4], a1[4];
     for (int k = 0; k < 4; ++k) a0[k] = a1[k] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / 32; ++i) {
+    for (int64_t i = 0; i < n / 32; ++i, u += kQ4Unit) {
+        const __m128 s0 = unit_scales(u, f16(x0[i].d)), s1 = unit_scales(u, f16(x1[i].d));
         const __m256i xv0 = load_i8x32(x0[i].qs), xv1 = load_i8x32(x1[i].qs);
         const __m256i x80 = eight_x(xv0), x81 = eight_x(xv1);
-        const float dx0 = f16(x0[i].d), dx1 = f16(x1[i].d);
+        __m256i nib[4];
+        q4_nibbles2(u + 8, &nib[0], &nib[1]);
+        q4_nibbles2(u + 40, &nib[2], &nib[3]);
         for (int k = 0; k < 4; ++k) {
-            a0[k] = q4_block_fma(w[4 * i + k], xv0, x80, dx0, a0[k]);
-            a1[k] = q4_block_fma(w[4 * i + k], xv1, x81, dx1, a1[k]);
+            a0[k] = q4_fma(nib[k], xv0, x80, lane(s0, k), a0[k]);
+            a1[k] = q4_fma(nib[k], xv1, x81, lane(s1, k), a1[k]);
         }
     }
     hsum4(a0[0], a0[1], a0[2], a0[3], out);
@@ -239,18 +264,17 @@ EDGELM_AVX2 void quant_group4x2<BlockQ4_0>(int64_t n, const void* group, const v
 
 void q8_0_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
                         size_t out_stride) {
-    quant_group4x2<BlockQ8_0>(n, group, act, stride, out, out_stride);
+    q8_0_group4x2(n, group, act, stride, out, out_stride);
 }
 void q4_0_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
                         size_t out_stride) {
-    quant_group4x2<BlockQ4_0>(n, group, act, stride, out, out_stride);
+    q4_0_group4x2(n, group, act, stride, out, out_stride);
 }
-
 void q8_0_group4_avx2(int64_t n, const void* group, const void* act, float* out) {
-    quant_group4<BlockQ8_0>(n, group, act, out);
+    q8_0_group4(n, group, act, out);
 }
 void q4_0_group4_avx2(int64_t n, const void* group, const void* act, float* out) {
-    quant_group4<BlockQ4_0>(n, group, act, out);
+    q4_0_group4(n, group, act, out);
 }
 
 float q8_0_dot_avx2(int64_t n, const void* row, const void* act) {
@@ -397,7 +421,7 @@ EDGELM_AVX2 void float_rows4(int64_t n, const void* row, size_t row_bytes, const
         for (int k = 0; k < 4; ++k) out[k] = std::fma(w_at(w[k], i), x[i], out[k]);
 }
 
-// Four rows interleaved in 8-element units (see quant_group4); n is a multiple of 8.
+// Four rows interleaved in 8-element units (runtime/row_groups.h); n: a multiple of 8.
 template <typename W>
 EDGELM_AVX2 void float_group4(int64_t n, const void* group, const void* act, float* out) {
     const W* w = static_cast<const W*>(group);
@@ -411,7 +435,7 @@ EDGELM_AVX2 void float_group4(int64_t n, const void* group, const void* act, flo
     hsum4(a[0], a[1], a[2], a[3], out);
 }
 
-// Four rows of a group by two activation rows (see quant_group4x2).
+// Four rows of a group by two activation rows (as q8_0_group4x2).
 template <typename W>
 EDGELM_AVX2 void float_group4x2(int64_t n, const void* group, const void* act, size_t stride,
                                 float* out, size_t out_stride) {

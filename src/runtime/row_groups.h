@@ -1,6 +1,9 @@
 // Weights repacked at load into interleaved 4-row groups, the layout of the decoding
 // kernels (TypeTraits::group4). In a group, unit u of rows 0..3 lie side by side, then
 // unit u + 1: a unit is one block of a quantized type or 8 elements of a float type.
+// For Q8_0 and Q4_0 the four blocks' f16 scales come first (8 bytes), then their four
+// quant arrays, so a kernel converts the four scales in one instruction and loads the
+// quants of neighbouring rows in one go.
 //
 // Why: decoding reads every weight once per token, so it runs at the speed memory
 // delivers it. A thread walking four plain rows at once reads four short streams
@@ -18,6 +21,9 @@ namespace edgelm {
 
 // Elements per interleaving unit of a type: its block, or 8 for float types.
 int64_t row_group_unit(const TypeTraits& t);
+
+// Whether a group of type t stores its four scales ahead of the quants (Q8_0, Q4_0).
+bool row_group_splits_scales(DType t);
 
 // Whether `w` can be repacked here: its type has a group kernel on this CPU, it has at
 // least 4 rows, and its width is a whole number of units.
