@@ -54,7 +54,7 @@ for t in f32 q8_0 q4_0; do
 const ppl = require(process.argv[1]), b = require(process.argv[2]);
 const mib = (x) => (x / 1048576).toFixed(2);
 console.log([process.argv[3], mib(b.size_bytes), ppl.perplexity.toFixed(2), ppl.bits_per_byte.toFixed(4),
-  b.prefill_tok_s.mean.toFixed(0), b.decode_tok_s.mean.toFixed(0), b.ttft_ms.toFixed(2),
+  b.prefill_tok_s.median.toFixed(0), b.decode_tok_s.median.toFixed(0), b.ttft_ms.toFixed(2),
   b.decode_latency_ms.p95.toFixed(3), mib(b.peak_rss_bytes)].join("\t"));
 ' "$OUT/ppl-$t.json" "$OUT/bench-$t.json" "edgelm $t" >>"$summary"
 done

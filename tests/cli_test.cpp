@@ -94,6 +94,7 @@ TEST_F(CliTest, BenchJson) {
     ASSERT_EQ(r.code, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);
     for (const char* k : {"prefill_tok_s", "decode_tok_s"}) {
+        EXPECT_GT(j[k]["median"].get<double>(), 0.0) << k;
         EXPECT_GT(j[k]["mean"].get<double>(), 0.0) << k;
         EXPECT_TRUE(j[k].contains("sd")) << k;
     }

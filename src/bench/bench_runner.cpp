@@ -20,8 +20,11 @@ double ms_since(Clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-MeanSd mean_sd(const std::vector<double>& v) {
-    MeanSd r;
+double percentile(std::vector<double> v, double p);
+
+RunStats run_stats(const std::vector<double>& v) {
+    RunStats r;
+    r.median = percentile(v, 50);
     for (double x : v) r.mean += x;
     r.mean /= static_cast<double>(v.size());
     for (double x : v) r.sd += (x - r.mean) * (x - r.mean);
@@ -94,8 +97,8 @@ BenchResult run_bench(std::shared_ptr<const Model> model, const BenchParams& p) 
         ttft.push_back(first_ms);
     }
     BenchResult r;
-    r.prefill_tok_s = mean_sd(prefill);
-    r.decode_tok_s = mean_sd(decode);
+    r.prefill_tok_s = run_stats(prefill);
+    r.decode_tok_s = run_stats(decode);
     r.ttft_ms = percentile(ttft, 50);
     r.latency_p50_ms = percentile(latencies, 50);
     r.latency_p95_ms = percentile(latencies, 95);

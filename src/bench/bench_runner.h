@@ -18,12 +18,13 @@ struct BenchParams {
     uint64_t seed = 1;  // for the random prompt tokens
 };
 
-struct MeanSd {
-    double mean = 0, sd = 0;
+// A rate over the timed runs: the median is the figure to quote on a noisy machine.
+struct RunStats {
+    double median = 0, mean = 0, sd = 0;
 };
 
 struct BenchResult {
-    MeanSd prefill_tok_s, decode_tok_s;
+    RunStats prefill_tok_s, decode_tok_s;
     double ttft_ms = 0;  // median over reps: prompt evaluated and first token sampled
     double latency_p50_ms = 0, latency_p95_ms = 0, latency_p99_ms = 0;  // per decoded token
     uint64_t peak_rss_bytes = 0;

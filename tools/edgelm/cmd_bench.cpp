@@ -11,6 +11,10 @@ namespace edgelm::cli {
 
 namespace {
 
+nlohmann::json stats_json(const RunStats& s) {
+    return {{"median", s.median}, {"mean", s.mean}, {"sd", s.sd}};
+}
+
 void run_bench_cmd(const std::string& path, const BenchParams& p, const ModelLoadOptions& load,
                    bool json) {
     auto model = Model::load(path, load);
@@ -18,8 +22,8 @@ void run_bench_cmd(const std::string& path, const BenchParams& p, const ModelLoa
     if (json) {
         nlohmann::json j = {
             {"model", path},
-            {"prefill_tok_s", {{"mean", r.prefill_tok_s.mean}, {"sd", r.prefill_tok_s.sd}}},
-            {"decode_tok_s", {{"mean", r.decode_tok_s.mean}, {"sd", r.decode_tok_s.sd}}},
+            {"prefill_tok_s", stats_json(r.prefill_tok_s)},
+            {"decode_tok_s", stats_json(r.decode_tok_s)},
             {"ttft_ms", r.ttft_ms},
             {"decode_latency_ms",
              {{"p50", r.latency_p50_ms}, {"p95", r.latency_p95_ms}, {"p99", r.latency_p99_ms}}},
@@ -35,8 +39,10 @@ void run_bench_cmd(const std::string& path, const BenchParams& p, const ModelLoa
     std::printf("model      %s (%s)\n", path.c_str(), human_bytes(r.size_bytes).c_str());
     std::printf("threads    %d, prompt %d, generate %d, reps %d\n", r.threads, r.n_prompt, r.n_gen,
                 r.reps);
-    std::printf("prefill    %.1f ± %.1f tok/s\n", r.prefill_tok_s.mean, r.prefill_tok_s.sd);
-    std::printf("decode     %.1f ± %.1f tok/s\n", r.decode_tok_s.mean, r.decode_tok_s.sd);
+    std::printf("prefill    %.1f tok/s (median; mean %.1f ± %.1f)\n", r.prefill_tok_s.median,
+                r.prefill_tok_s.mean, r.prefill_tok_s.sd);
+    std::printf("decode     %.1f tok/s (median; mean %.1f ± %.1f)\n", r.decode_tok_s.median,
+                r.decode_tok_s.mean, r.decode_tok_s.sd);
     std::printf("ttft       %.2f ms\n", r.ttft_ms);
     std::printf("latency    p50 %.3f ms, p95 %.3f ms, p99 %.3f ms per token\n", r.latency_p50_ms,
                 r.latency_p95_ms, r.latency_p99_ms);
