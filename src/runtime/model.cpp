@@ -64,10 +64,30 @@ void Model::group_weight_rows() {
             continue;
         }
         const WeightMatrix plain = *m;
-        *m = group_rows(plain, grouped_.data() + at->second);
+        uint8_t* dst = grouped_.data() + at->second;
+        // One copy in memory, not two: the mapped pages go back to the page cache as
+        // soon as they are copied, a slice at a time, so that peak memory is the copy
+        // plus one slice, not plus the largest matrix (the embedding).
+        constexpr int64_t kSliceRows = 1024;
+        for (int64_t r = 0; r < plain.rows; r += kSliceRows) {
+            WeightMatrix slice = plain;
+            slice.data = plain.row(r);
+            // Whole groups, except the last slice, which takes the rows after them.
+            slice.rows = plain.rows - r <= kSliceRows + 3 ? plain.rows - r : kSliceRows;
+            group_rows(slice, dst + (slice.data - plain.data));
+            // From up to 64 KiB back (any page size): the page the previous slice
+            // shared with this one is whole now. Dropping an unmodified mapped page is
+            // always safe; it is read again from the page cache if touched.
+            const uint64_t back =
+                r > 0 ? std::min<uint64_t>(64 * 1024, static_cast<uint64_t>(r) * plain.row_bytes)
+                      : 0;
+            file_->release_pages(slice.data - back, matrix_bytes(slice) + back);
+            if (slice.rows != kSliceRows) break;
+        }
+        *m = plain;
+        m->data = dst;
+        m->grouped_rows = plain.rows / 4 * 4;
         done.emplace(plain.data, *m);
-        // One copy in memory, not two: the mapped pages go back to the page cache.
-        file_->release_pages(plain.data, matrix_bytes(plain));
     }
     if (config_.tied_output) w.output = w.token_embd;
 }
