@@ -46,12 +46,8 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
 
     for (int l = 0; l < c.n_layers; ++l) {
         const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
-        const size_t layer_off =
-            static_cast<size_t>(l) * static_cast<size_t>(n_ctx_) * static_cast<size_t>(kv_dim);
-        float* k_layer = k_cache_.data() + layer_off;
-        float* v_layer = v_cache_.data() + layer_off;
 
-        // q, k, v of every token; k and v go straight into the cache rows pos0..
+        // q, k, v of every token; k and v then go to the cache rows pos0..
         for_tokens(n, [&](int t) {
             rmsnorm(xb_.data() + t * dim, x_.data() + t * dim, lw.attn_norm, dim, c.norm_eps);
         });
@@ -65,8 +61,8 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
                 model_->file().path() + ": layer " + std::to_string(l) +
                 ": attn_k and attn_v need different activation formats; requantize the file");
         const int64_t rows_qkv = q_dim + 2 * static_cast<int64_t>(kv_dim);
-        float* k_out = k_layer + static_cast<size_t>(pos0) * static_cast<size_t>(kv_dim);
-        float* v_out = v_layer + static_cast<size_t>(pos0) * static_cast<size_t>(kv_dim);
+        float* k_out = k_new_.data();
+        float* v_out = v_new_.data();
         pool_.parallel_for(
             rows_qkv,
             [&](int64_t r0, int64_t r1) {
@@ -89,6 +85,17 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
             rope_.apply(k_out + static_cast<size_t>(t) * static_cast<size_t>(kv_dim), c.n_kv_heads,
                         hd, pos0 + t);
         });
+        // Into the head-major cache: each head's rows for positions pos0.. are contiguous.
+        for (int h = 0; h < c.n_kv_heads; ++h) {
+            float* kc = k_cache_.data() + kv_offset(l, h, pos0);
+            float* vc = v_cache_.data() + kv_offset(l, h, pos0);
+            for (int t = 0; t < n; ++t) {
+                const size_t src = static_cast<size_t>(t) * static_cast<size_t>(kv_dim) +
+                                   static_cast<size_t>(h) * static_cast<size_t>(hd);
+                std::copy_n(k_out + src, hd, kc + static_cast<size_t>(t) * static_cast<size_t>(hd));
+                std::copy_n(v_out + src, hd, vc + static_cast<size_t>(t) * static_cast<size_t>(hd));
+            }
+        }
 
         // Causal attention: token t (at pos0 + t) attends over positions 0..pos0 + t;
         // `group` query heads share one kv head. Output into xb_: (n, q_dim).
@@ -102,8 +109,9 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
             for (int item = thread; item < items; item += n_threads) {
                 const int t = item / c.n_heads, h = item % c.n_heads;
                 const int kvh = h / group, last = pos0 + t;
-                attend(q_.data() + t * q_dim + h * hd, k_layer + kvh * hd, v_layer + kvh * hd,
-                       kv_dim, last + 1, hd, att_scale, scores, att_out + t * q_dim + h * hd);
+                attend(q_.data() + t * q_dim + h * hd, k_cache_.data() + kv_offset(l, kvh, 0),
+                       v_cache_.data() + kv_offset(l, kvh, 0), hd, last + 1, hd, att_scale, scores,
+                       att_out + t * q_dim + h * hd);
             }
         });
         observe(l, ActivationSite::AttentionOutput, att_out, n, q_dim);

@@ -51,9 +51,40 @@ Session::Session(std::shared_ptr<const Model> model, SessionParams params)
     hb_.resize(b * static_cast<size_t>(c.ffn_dim));
     hb2_.resize(b * static_cast<size_t>(c.ffn_dim));
     proj_.resize(b * static_cast<size_t>(c.dim));
+    k_new_.resize(b * static_cast<size_t>(c.kv_dim()));
+    v_new_.resize(b * static_cast<size_t>(c.kv_dim()));
     scores_.resize(static_cast<size_t>(params.n_threads) * static_cast<size_t>(n_ctx_));
     last_logits_.resize(static_cast<size_t>(c.vocab));
     tokens_.reserve(static_cast<size_t>(n_ctx_));
+}
+
+size_t Session::kv_offset(int layer, int kv_head, int pos) const {
+    const ModelConfig& c = model_->config();
+    return ((static_cast<size_t>(layer) * static_cast<size_t>(c.n_kv_heads) +
+             static_cast<size_t>(kv_head)) *
+                static_cast<size_t>(n_ctx_) +
+            static_cast<size_t>(pos)) *
+           static_cast<size_t>(c.head_dim);
+}
+
+void Session::gather_kv(const std::vector<float>& cache, int layer, int n, float* out) const {
+    const ModelConfig& c = model_->config();
+    for (int t = 0; t < n; ++t)
+        for (int h = 0; h < c.n_kv_heads; ++h)
+            std::copy_n(cache.data() + kv_offset(layer, h, t), c.head_dim,
+                        out + (static_cast<size_t>(t) * static_cast<size_t>(c.n_kv_heads) +
+                               static_cast<size_t>(h)) *
+                                  static_cast<size_t>(c.head_dim));
+}
+
+void Session::scatter_kv(std::vector<float>& cache, int layer, int n, const float* in) {
+    const ModelConfig& c = model_->config();
+    for (int t = 0; t < n; ++t)
+        for (int h = 0; h < c.n_kv_heads; ++h)
+            std::copy_n(in + (static_cast<size_t>(t) * static_cast<size_t>(c.n_kv_heads) +
+                              static_cast<size_t>(h)) *
+                                 static_cast<size_t>(c.head_dim),
+                        c.head_dim, cache.data() + kv_offset(layer, h, t));
 }
 
 void Session::reset() {
@@ -118,11 +149,13 @@ void Session::save_state(const std::string& path) const {
     w.write(&h, sizeof h);
     w.write(tokens_.data(), tokens_.size() * sizeof(TokenId));
     w.write(last_logits_.data(), last_logits_.size() * sizeof(float));
-    const size_t row = static_cast<size_t>(c.kv_dim());
+    const int n = static_cast<int>(tokens_.size());
+    std::vector<float> rows(static_cast<size_t>(n) * static_cast<size_t>(c.kv_dim()));
     for (int l = 0; l < c.n_layers; ++l) {
-        const size_t off = static_cast<size_t>(l) * static_cast<size_t>(n_ctx_) * row;
-        w.write(k_cache_.data() + off, tokens_.size() * row * sizeof(float));
-        w.write(v_cache_.data() + off, tokens_.size() * row * sizeof(float));
+        gather_kv(k_cache_, l, n, rows.data());
+        w.write(rows.data(), rows.size() * sizeof(float));
+        gather_kv(v_cache_, l, n, rows.data());
+        w.write(rows.data(), rows.size() * sizeof(float));
     }
     w.commit();
 }
@@ -159,12 +192,16 @@ void Session::load_state(const std::string& path) {
             fail("holds token id " + std::to_string(t) + " outside the vocabulary");
     std::memcpy(last_logits_.data(), p, last_logits_.size() * sizeof(float));
     p += last_logits_.size() * sizeof(float);
+    // The file may not be aligned for floats: copy each layer's rows out first.
+    const int n = static_cast<int>(h.n_tokens);
+    std::vector<float> rows(static_cast<size_t>(n) * row);
+    const size_t bytes = rows.size() * sizeof(float);
     for (int l = 0; l < c.n_layers; ++l) {
-        const size_t off = static_cast<size_t>(l) * static_cast<size_t>(n_ctx_) * row;
-        const size_t bytes = h.n_tokens * row * sizeof(float);
-        std::memcpy(k_cache_.data() + off, p, bytes);
+        std::memcpy(rows.data(), p, bytes);
+        scatter_kv(k_cache_, l, n, rows.data());
         p += bytes;
-        std::memcpy(v_cache_.data() + off, p, bytes);
+        std::memcpy(rows.data(), p, bytes);
+        scatter_kv(v_cache_, l, n, rows.data());
         p += bytes;
     }
     tokens_.assign(tokens.begin(), tokens.end());

@@ -90,18 +90,26 @@ class Session {
     std::vector<TokenId> tokens_;
     RopeTable rope_;
 
-    // KV cache: (layer, n_ctx, kv_dim) each.
+    // KV cache: (layer, kv_head, n_ctx, head_dim) each. Head-major, so attention reads
+    // each head's keys and values as one sequential stream.
     std::vector<float> k_cache_, v_cache_;
+    // Offset of (layer, kv_head, pos) in a cache.
+    size_t kv_offset(int layer, int kv_head, int pos) const;
+    // One layer's cache rows for positions [0, n) as (n, kv_dim), and back: the session
+    // state file's token-major layout.
+    void gather_kv(const std::vector<float>& cache, int layer, int n, float* out) const;
+    void scatter_kv(std::vector<float>& cache, int layer, int n, const float* in);
     // Scratch for a batch of up to kMaxBatch tokens (sizes per token in comments).
-    std::vector<float> x_;            // (dim) residual stream
-    std::vector<float> xb_;           // (max(dim, q_dim)) normed input / attention output
-    std::vector<float> q_;            // (q_dim)
-    std::vector<float> hb_;           // (ffn) gate, then swiglu output
-    std::vector<float> hb2_;          // (ffn) up
-    std::vector<float> proj_;         // (dim) block output before the residual add
-    std::vector<float> scores_;       // (n_threads, n_ctx) attention scores
-    std::vector<float> logits_;       // (n, vocab) when all logits are wanted
-    std::vector<float> last_logits_;  // (vocab)
+    std::vector<float> x_;              // (dim) residual stream
+    std::vector<float> xb_;             // (max(dim, q_dim)) normed input / attention output
+    std::vector<float> q_;              // (q_dim)
+    std::vector<float> hb_;             // (ffn) gate, then swiglu output
+    std::vector<float> hb2_;            // (ffn) up
+    std::vector<float> proj_;           // (dim) block output before the residual add
+    std::vector<float> k_new_, v_new_;  // (kv_dim) this batch's keys and values
+    std::vector<float> scores_;         // (n_threads, n_ctx) attention scores
+    std::vector<float> logits_;         // (n, vocab) when all logits are wanted
+    std::vector<float> last_logits_;    // (vocab)
     ActivationRows act_f32_, act_q8_;
     ActivationObserver observer_;
 };
