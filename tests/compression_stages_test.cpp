@@ -23,12 +23,13 @@ TEST(CompressionStages, ParsesEachKind) {
     EXPECT_EQ(s[3].spec, "quantize:q4_0");
     // f16 keeps float weights, so pruning may follow it.
     EXPECT_EQ(parse_compression_stages("quantize:f16,prune:heads:0.5").size(), 2u);
+    EXPECT_EQ(parse_compression_stages("prune:ffn:0.5,quantize:q6_k")[1].type, DType::Q6_K);
 }
 
 TEST(CompressionStages, RefusesWhatCannotRun) {
     for (const char* bad : {"", "cluster:4", "prune:0.5", "prune:ffn", "prune:neurons:0.5",
                             "prune:ffn:1.5", "prune:ffn:x", "recover:0", "recover:2.5", "recover",
-                            "quantize:q5_9", "quantize:q6_k", "quantize:q4_0,prune:ffn:0.5",
+                            "quantize:q5_9", "quantize:q4_k", "quantize:q4_0,prune:ffn:0.5",
                             "quantize:q8_0,recover:10", "prune:ffn:0.5,,quantize:q8_0"}) {
         try {
             parse_compression_stages(bad);

@@ -162,6 +162,41 @@ INSTANTIATE_TEST_SUITE_P(AllRunnableTypes, TypeTraitsTest,
                          [](const auto& p) { return std::string(dtype_name(p.param)); });
 
 // Q6_K decoding against an element-by-element reading of ggml's layout, on random bytes.
+// The Q6_K writer (ggml's reference algorithm; bit-exact with llama-quantize on a 110m
+// embedding, see docs/compression.md): 6-bit levels against per-16 scales lose little,
+// an all-zero block is all zero bytes, and the writer's scales are what the reader reads.
+TEST(QuantTest, Q6_KRoundTripsWithinItsPrecision) {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> g(0.0f, 1.0f);
+    std::vector<float> x(1024);
+    for (float& v : x) v = g(rng);
+    std::fill(x.begin() + 512, x.begin() + 768, 0.0f);  // the third block is all zero
+    const TypeTraits& tr = type_traits(DType::Q6_K);
+    ASSERT_NE(tr.from_float, nullptr);
+    std::vector<BlockQ6_K> blocks(4);
+    tr.from_float(x.data(), blocks.data(), 1024);
+    std::vector<float> y(1024);
+    tr.to_float(blocks.data(), y.data(), 1024);
+    double se = 0, ss = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        se += (x[i] - y[i]) * (x[i] - y[i]);
+        ss += x[i] * x[i];
+    }
+    // A 6-bit grid over a scale per 16 values: ~1-2 % relative RMS error on Gaussians.
+    EXPECT_LT(std::sqrt(se / ss), 0.025);
+    EXPECT_GT(std::sqrt(se / ss), 0.0);
+    const uint8_t* zero = reinterpret_cast<const uint8_t*>(&blocks[2]);
+    EXPECT_TRUE(std::all_of(zero, zero + sizeof(BlockQ6_K), [](uint8_t b) { return b == 0; }));
+    for (int i = 512; i < 768; ++i) EXPECT_EQ(y[static_cast<size_t>(i)], 0.0f);
+    // The largest scale of a block is stored as -128 (ggml's choice of sign).
+    for (int b : {0, 1, 3}) {
+        int smallest = 0;
+        for (int8_t s : blocks[static_cast<size_t>(b)].scales)
+            smallest = std::min<int>(smallest, s);
+        EXPECT_EQ(smallest, -128) << "block " << b;
+    }
+}
+
 TEST(QuantTest, Q6_KDecodesEveryElementAsLaidOut) {
     std::mt19937 rng(5);
     std::vector<BlockQ6_K> blocks(2);
@@ -172,7 +207,6 @@ TEST(QuantTest, Q6_KDecodesEveryElementAsLaidOut) {
         b.d = f32_to_f16(0.01f + static_cast<float>(rng() % 100) * 1e-4f);
     }
     const TypeTraits& tr = type_traits(DType::Q6_K);
-    EXPECT_EQ(tr.from_float, nullptr);  // decode only, for now
     std::vector<float> y(512);
     tr.to_float(blocks.data(), y.data(), 512);
     for (int j = 0; j < 512; ++j) {
@@ -397,7 +431,8 @@ TEST(DTypeTest, StorageTableAndNames) {
     EXPECT_EQ(runnable_dtype_from_name("Q8_0"), DType::Q8_0);
     EXPECT_FALSE(runnable_dtype_from_name("q4_k").has_value());  // stored, not runnable
     EXPECT_EQ(find_type_traits(DType::Q5_K), nullptr);
-    EXPECT_FALSE(runnable_dtype_from_name("q6_k").has_value());  // read, not written
+    EXPECT_EQ(runnable_dtype_from_name("q6_k"), DType::Q6_K);  // ggml spells it q6_K
+    EXPECT_EQ(runnable_dtype_from_name("Q6_K"), DType::Q6_K);
     EXPECT_EQ(*row_bytes(DType::Q4_0, 64), 36u);
     EXPECT_FALSE(row_bytes(DType::Q4_0, 48).has_value());
 }

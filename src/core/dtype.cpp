@@ -47,8 +47,8 @@ const std::array<TypeTraits, 6> kScalarTraits = {{
      ref::q8_0_dot, DType::Q8_0, nullptr, nullptr},
     {DType::Q4_0, "q4_0", kQK4_0, sizeof(BlockQ4_0), ref::q4_0_to_float, ref::q4_0_from_float,
      ref::q4_0_dot, DType::Q8_0, nullptr, nullptr},
-    {DType::Q6_K, "q6_K", kQK_K, sizeof(BlockQ6_K), ref::q6_k_to_float, nullptr, ref::q6_k_dot,
-     DType::Q8_0, nullptr, nullptr},
+    {DType::Q6_K, "q6_K", kQK_K, sizeof(BlockQ6_K), ref::q6_k_to_float, ref::q6_k_from_float,
+     ref::q6_k_dot, DType::Q8_0, nullptr, nullptr},
 }};
 
 // The scalar table with each function replaced by the best variant this CPU runs.
@@ -117,7 +117,8 @@ std::vector<KernelVariant> kernel_variants(DType t) {
                 v.back().group4x2 = x86::q4_0_group4x2_avx2;
                 break;
             case DType::Q6_K:
-                v.push_back({"avx2", s.to_float, nullptr, x86::q6_k_dot_avx2, nullptr, nullptr});
+                v.push_back(
+                    {"avx2", s.to_float, s.from_float, x86::q6_k_dot_avx2, nullptr, nullptr});
                 break;
             default:
                 break;
@@ -193,8 +194,11 @@ const char* dtype_name(DType t) {
 std::optional<DType> runnable_dtype_from_name(std::string_view name) {
     std::string lower(name);
     for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    for (const auto& tr : kScalarTraits)
-        if (tr.from_float && lower == tr.name) return tr.type;
+    for (const auto& tr : kScalarTraits) {
+        std::string known(tr.name);  // "q6_K": ggml's names mix cases
+        for (char& c : known) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (tr.from_float && lower == known) return tr.type;
+    }
     return std::nullopt;
 }
 

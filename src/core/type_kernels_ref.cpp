@@ -161,6 +161,109 @@ void q6_k_to_float(const void* src, float* dst, int64_t n) {
     }
 }
 
+namespace {
+// Round half to even through the float adder, as ggml's nearest_int does (the quantizers
+// below must pick the same integers as llama.cpp's to write the same files).
+int nearest_int(float v) {
+    const float biased = v + 12582912.0f;  // 1.5 * 2^23: the integer lands in the mantissa
+    int32_t bits;
+    std::memcpy(&bits, &biased, sizeof bits);
+    return (bits & 0x007fffff) - 0x00400000;
+}
+
+// Levels in [-nmax, nmax) for n values and the scale that maps them back, chosen among
+// 19 candidate grids by weighted least squares with weights x^2 (ggml's
+// make_qx_quants, rmse type 1). levels[i] is stored offset by nmax.
+float fit_levels(int n, int nmax, const float* x, int8_t* levels) {
+    float amax = 0, max = 0;
+    for (int i = 0; i < n; ++i)
+        if (std::fabs(x[i]) > amax) {
+            amax = std::fabs(x[i]);
+            max = x[i];
+        }
+    if (amax < 1e-15f) {
+        std::fill(levels, levels + n, int8_t{0});
+        return 0.0f;
+    }
+    auto level = [&](float iscale, int i) {
+        return std::max(-nmax, std::min(nmax - 1, nearest_int(iscale * x[i])));
+    };
+    auto fit = [&](float iscale, float& sumlx, float& suml2) {
+        sumlx = suml2 = 0;
+        for (int i = 0; i < n; ++i) {
+            const int l = level(iscale, i);
+            const float w = x[i] * x[i];
+            sumlx += w * x[i] * static_cast<float>(l);
+            suml2 += w * static_cast<float>(l) * static_cast<float>(l);
+        }
+    };
+    float iscale = static_cast<float>(-nmax) / max;
+    float sumlx, suml2;
+    fit(iscale, sumlx, suml2);
+    for (int i = 0; i < n; ++i) levels[i] = static_cast<int8_t>(level(iscale, i) + nmax);
+    float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
+    float best = scale * sumlx;
+    for (int is = -9; is <= 9; ++is) {
+        if (is == 0) continue;
+        iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
+        fit(iscale, sumlx, suml2);
+        if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+            for (int i = 0; i < n; ++i) levels[i] = static_cast<int8_t>(level(iscale, i) + nmax);
+            scale = sumlx / suml2;
+            best = scale * sumlx;
+        }
+    }
+    return scale;
+}
+}  // namespace
+
+// ggml's reference Q6_K quantizer: a least-squares scale per 16 weights, the 16 scales
+// stored as int8 against one f16 super-scale (the largest maps to -128), then every
+// weight rounded again against its stored scale.
+void q6_k_from_float(const float* src, void* dst, int64_t n) {
+    BlockQ6_K* b = static_cast<BlockQ6_K*>(dst);
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const float* x = src + i * kQK_K;
+        int8_t levels[kQK_K];
+        float scales[kQK_K / 16];
+        float max_scale = 0, max_abs_scale = 0;
+        for (int g = 0; g < kQK_K / 16; ++g) {
+            scales[g] = fit_levels(16, 32, x + 16 * g, levels + 16 * g);
+            if (std::fabs(scales[g]) > max_abs_scale) {
+                max_abs_scale = std::fabs(scales[g]);
+                max_scale = scales[g];
+            }
+        }
+        std::memset(&b[i], 0, sizeof(BlockQ6_K));
+        if (max_abs_scale < 1e-15f) continue;  // all zero: d = 0
+        const float iscale = -128.0f / max_scale;
+        b[i].d = f32_to_f16(1 / iscale);
+        for (int g = 0; g < kQK_K / 16; ++g)
+            b[i].scales[g] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[g])));
+        for (int g = 0; g < kQK_K / 16; ++g) {
+            const float d = f16_to_f32(b[i].d) * static_cast<float>(b[i].scales[g]);
+            if (d == 0.0f) continue;
+            for (int k = 0; k < 16; ++k) {
+                const int l = std::max(-32, std::min(31, nearest_int(x[16 * g + k] / d)));
+                levels[16 * g + k] = static_cast<int8_t>(l + 32);
+            }
+        }
+        // The layout q6_k_to_float reads: per half of 128, position l holds weights
+        // l, l + 32, l + 64, l + 96 in two low-nibble bytes and one byte of high bits.
+        for (int half = 0; half < 2; ++half) {
+            const int8_t* L = levels + half * 128;
+            uint8_t* ql = b[i].ql + half * 64;
+            uint8_t* qh = b[i].qh + half * 32;
+            for (int l = 0; l < 32; ++l) {
+                ql[l] = static_cast<uint8_t>((L[l] & 0xF) | ((L[l + 64] & 0xF) << 4));
+                ql[l + 32] = static_cast<uint8_t>((L[l + 32] & 0xF) | ((L[l + 96] & 0xF) << 4));
+                qh[l] = static_cast<uint8_t>((L[l] >> 4) | ((L[l + 32] >> 4) << 2) |
+                                             ((L[l + 64] >> 4) << 4) | ((L[l + 96] >> 4) << 6));
+            }
+        }
+    }
+}
+
 // Against Q8_0 activations: each 32-weight chunk of a super-block (two groups of 16
 // with their own int8 scales) meets one activation block, and its integer sum
 // sum_g scale[g] * sum_i q_i * x_i is scaled by d * dx once.

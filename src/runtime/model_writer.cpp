@@ -33,8 +33,11 @@ DType storage_type_for(const std::vector<int64_t>& dims, DType requested) {
     const auto info = storage_info(static_cast<uint32_t>(requested));
     // A row that does not divide into blocks cannot use a block type; keep it f32 rather
     // than fail, as llama.cpp's quantizer does for odd shapes.
-    if (!info || dims[0] % info->block_size != 0) return DType::F32;
-    return requested;
+    if (!info) return DType::F32;
+    if (dims[0] % info->block_size == 0) return requested;
+    // llama.cpp's fallback for a k-quant on rows that are not a whole number of 256-blocks.
+    if (requested == DType::Q6_K && dims[0] % 32 == 0) return DType::Q8_0;
+    return DType::F32;
 }
 
 uint32_t llama_file_type(DType type) {
@@ -49,6 +52,8 @@ uint32_t llama_file_type(DType type) {
             return 7;
         case DType::BF16:
             return 32;
+        case DType::Q6_K:
+            return 18;  // LLAMA_FTYPE_MOSTLY_Q6_K
         default:
             throw ArgumentError(std::string("no llama.cpp file type for ") + dtype_name(type));
     }
