@@ -29,7 +29,7 @@ TEST(CompressionStages, ParsesEachKind) {
 TEST(CompressionStages, RefusesWhatCannotRun) {
     for (const char* bad : {"", "cluster:4", "prune:0.5", "prune:ffn", "prune:neurons:0.5",
                             "prune:ffn:1.5", "prune:ffn:x", "recover:0", "recover:2.5", "recover",
-                            "quantize:q5_9", "quantize:q4_k", "quantize:q4_0,prune:ffn:0.5",
+                            "quantize:q5_9", "quantize:q5_k", "quantize:q4_0,prune:ffn:0.5",
                             "quantize:q8_0,recover:10", "prune:ffn:0.5,,quantize:q8_0"}) {
         try {
             parse_compression_stages(bad);

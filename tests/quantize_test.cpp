@@ -56,31 +56,35 @@ TEST(QuantizeTest, Q8_0AndQ4_0FilesHoldTheReferenceEncodingAndRun) {
     std::filesystem::remove(m.path);
 }
 
-// Q6_K where a row is whole 256-element super-blocks; Q8_0 (llama.cpp's fallback) where it
-// is only whole 32-blocks, as ffn_down's 96-wide rows are here. The file runs.
-TEST(QuantizeTest, Q6_KFilesFallBackToQ8_0OnNarrowRowsAndRun) {
+// K-quants where a row is whole 256-element super-blocks; elsewhere (ffn_down's 96-wide
+// rows here) Q8_0 for q6_K (llama.cpp's fallback) and Q4_0 for q4_K (llama.cpp picks
+// Q5_0, which edgelm does not run). The files run.
+TEST(QuantizeTest, KQuantFilesFallBackOnNarrowRowsAndRun) {
     auto m =
-        make_test_model(tiny_config(256, 1, 4, 4, 96, 300, 32, true), DType::F32, "q6src.gguf");
-    const std::string out = temp_path("q-q6_k.gguf");
-    quantize_model(m.path, out, QuantizeOptions(DType::Q6_K));
-    GgufFile f(out);
-    EXPECT_EQ(f.get_uint(keys::kFileType), llama_file_type(DType::Q6_K));
-    int q6 = 0;
-    for (const GgufTensor& t : f.tensors()) {
-        const DType expect = t.dims.size() == 1     ? DType::F32
-                             : t.dims[0] % 256 == 0 ? DType::Q6_K
-                                                    : DType::Q8_0;
-        ASSERT_EQ(t.type, expect) << t.name;
-        q6 += t.type == DType::Q6_K;
-        const auto& src = m.weights.at(t.name);
-        const auto bytes = encode_tensor(src.data(), static_cast<int64_t>(src.size()), expect);
-        ASSERT_EQ(0, std::memcmp(bytes.data(), t.data, bytes.size())) << t.name;
+        make_test_model(tiny_config(256, 1, 4, 4, 96, 300, 32, true), DType::F32, "qksrc.gguf");
+    for (auto [type, fallback] :
+         {std::pair{DType::Q6_K, DType::Q8_0}, {DType::Q4_K, DType::Q4_0}}) {
+        const std::string out = temp_path(std::string("q-") + dtype_name(type) + ".gguf");
+        quantize_model(m.path, out, QuantizeOptions(type));
+        GgufFile f(out);
+        EXPECT_EQ(f.get_uint(keys::kFileType), llama_file_type(type));
+        int k_quant = 0;
+        for (const GgufTensor& t : f.tensors()) {
+            const DType expect = t.dims.size() == 1     ? DType::F32
+                                 : t.dims[0] % 256 == 0 ? type
+                                                        : fallback;
+            ASSERT_EQ(t.type, expect) << t.name;
+            k_quant += t.type == type;
+            const auto& src = m.weights.at(t.name);
+            const auto bytes = encode_tensor(src.data(), static_cast<int64_t>(src.size()), expect);
+            ASSERT_EQ(0, std::memcmp(bytes.data(), t.data, bytes.size())) << t.name;
+        }
+        EXPECT_GT(k_quant, 0) << dtype_name(type);
+        Session s(Model::load(out), {0, 1, {}});
+        const std::vector<TokenId> prompt = {1, 5, 9};
+        EXPECT_EQ(s.eval(prompt).size(), 300u);
+        std::filesystem::remove(out);
     }
-    EXPECT_GT(q6, 0);
-    Session s(Model::load(out), {0, 1, {}});
-    const std::vector<TokenId> prompt = {1, 5, 9};
-    EXPECT_EQ(s.eval(prompt).size(), 300u);
-    std::filesystem::remove(out);
     std::filesystem::remove(m.path);
 }
 

@@ -165,6 +165,53 @@ INSTANTIATE_TEST_SUITE_P(AllRunnableTypes, TypeTraitsTest,
 // The Q6_K writer (ggml's reference algorithm; bit-exact with llama-quantize on a 110m
 // embedding, see docs/compression.md): 6-bit levels against per-16 scales lose little,
 // an all-zero block is all zero bytes, and the writer's scales are what the reader reads.
+// The Q4_K writer (ggml's reference algorithm; bit-identical to llama-quantize's q4_K
+// tensors on the 110m model, see docs/compression.md) and reader: the decoded values are
+// d * scale_j * q - dmin * min_j as the packed 6-bit fields say, the error is that of a
+// 4-bit grid, and the dot against Q8_0 activations equals the float dot of the decoded
+// values.
+TEST(QuantTest, Q4_KRoundTripsAndDotsAsLaidOut) {
+    std::mt19937 rng(12);
+    std::normal_distribution<float> g(0.0f, 1.0f);
+    std::vector<float> x(768);
+    for (float& v : x) v = g(rng) + 0.3f;  // off-centre, so the mins matter
+    const TypeTraits& tr = type_traits(DType::Q4_K);
+    std::vector<BlockQ4_K> blocks(3);
+    tr.from_float(x.data(), blocks.data(), 768);
+    std::vector<float> y(768);
+    tr.to_float(blocks.data(), y.data(), 768);
+    double se = 0, ss = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        const BlockQ4_K& b = blocks[i / 256];
+        const int j = static_cast<int>(i % 256) / 32, l = static_cast<int>(i % 32);
+        const int sc =
+            j < 4 ? b.scales[j] & 63 : (b.scales[j + 4] & 0xF) | ((b.scales[j - 4] >> 6) << 4);
+        const int m =
+            j < 4 ? b.scales[j + 4] & 63 : (b.scales[j + 4] >> 4) | ((b.scales[j] >> 6) << 4);
+        const uint8_t byte = b.qs[32 * (j / 2) + l];
+        const int q = j % 2 ? byte >> 4 : byte & 0xF;
+        EXPECT_EQ(y[i], f16_to_f32(b.d) * static_cast<float>(sc) * static_cast<float>(q) -
+                            f16_to_f32(b.dmin) * static_cast<float>(m))
+            << "element " << i;
+        se += (x[i] - y[i]) * (x[i] - y[i]);
+        ss += x[i] * x[i];
+    }
+    EXPECT_LT(std::sqrt(se / ss), 0.08);  // a 16-level grid per 32 weights
+    const TypeTraits& q8 = type_traits(DType::Q8_0);
+    std::vector<float> a(768);
+    for (float& v : a) v = g(rng);
+    std::vector<BlockQ8_0> aq(768 / 32);
+    q8.from_float(a.data(), aq.data(), 768);
+    std::vector<float> ad(768);
+    q8.to_float(aq.data(), ad.data(), 768);
+    double expect = 0, mag = 0;
+    for (size_t i = 0; i < 768; ++i) {
+        expect += static_cast<double>(y[i]) * ad[i];
+        mag += std::fabs(static_cast<double>(y[i]) * ad[i]);
+    }
+    EXPECT_NEAR(tr.dot(768, blocks.data(), aq.data()), expect, 1e-5 * mag);
+}
+
 TEST(QuantTest, Q6_KRoundTripsWithinItsPrecision) {
     std::mt19937 rng(11);
     std::normal_distribution<float> g(0.0f, 1.0f);
@@ -240,7 +287,9 @@ TEST(QuantTest, Q6_KDecodesEveryElementAsLaidOut) {
 // conversions bit-exact (quantized files and activations must not depend on the CPU),
 // dot products within float rounding of the scalar sum.
 TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
-    for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q6_K}) {
+    for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K,
+                    DType::Q6_K}) {
+        const bool k_quant = t == DType::Q4_K || t == DType::Q6_K;
         const std::vector<KernelVariant> variants = kernel_variants(t);
         ASSERT_FALSE(variants.empty());
         const KernelVariant& ref = variants.front();
@@ -251,7 +300,7 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
         auto has = [&](const char* isa) {
             return std::find(isas.begin(), isas.end(), isa) != isas.end();
         };
-        if (t != DType::Q6_K && cpu_features().neon) {
+        if (!k_quant && cpu_features().neon) {
             EXPECT_TRUE(has("neon")) << dtype_name(t);
         }
         if ((t == DType::Q8_0 || t == DType::Q4_0) && cpu_features().neon_dotprod) {
@@ -259,7 +308,7 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
         }
         if (cpu_features().avx2_fma_f16c) {
             EXPECT_GE(variants.size(), 2u) << dtype_name(t) << ": the AVX2 variant is missing";
-            if (t != DType::BF16 && t != DType::Q6_K) {
+            if (t != DType::BF16 && !k_quant) {
                 EXPECT_NE(variants.back().dot4, nullptr) << dtype_name(t);
             }
         }
@@ -429,7 +478,8 @@ TEST(DTypeTest, StorageTableAndNames) {
     EXPECT_FALSE(storage_info(4).has_value());       // removed Q4_2
     EXPECT_FALSE(storage_info(39).has_value());
     EXPECT_EQ(runnable_dtype_from_name("Q8_0"), DType::Q8_0);
-    EXPECT_FALSE(runnable_dtype_from_name("q4_k").has_value());  // stored, not runnable
+    EXPECT_EQ(runnable_dtype_from_name("q4_k"), DType::Q4_K);
+    EXPECT_FALSE(runnable_dtype_from_name("q5_k").has_value());  // stored, not runnable
     EXPECT_EQ(find_type_traits(DType::Q5_K), nullptr);
     EXPECT_EQ(runnable_dtype_from_name("q6_k"), DType::Q6_K);  // ggml spells it q6_K
     EXPECT_EQ(runnable_dtype_from_name("Q6_K"), DType::Q6_K);

@@ -36,7 +36,7 @@ constexpr std::array<StorageRow, 31> kStorage = {{
     {35, {"tq2_0", 256, 66}},
 }};
 
-const std::array<TypeTraits, 6> kScalarTraits = {{
+const std::array<TypeTraits, 7> kScalarTraits = {{
     {DType::F32, "f32", 1, 4, ref::f32_to_float, ref::f32_from_float, ref::f32_dot, DType::F32,
      nullptr, nullptr},
     {DType::F16, "f16", 1, 2, ref::f16_to_float, ref::f16_from_float, ref::f16_dot, DType::F32,
@@ -47,13 +47,15 @@ const std::array<TypeTraits, 6> kScalarTraits = {{
      ref::q8_0_dot, DType::Q8_0, nullptr, nullptr},
     {DType::Q4_0, "q4_0", kQK4_0, sizeof(BlockQ4_0), ref::q4_0_to_float, ref::q4_0_from_float,
      ref::q4_0_dot, DType::Q8_0, nullptr, nullptr},
+    {DType::Q4_K, "q4_K", kQK_K, sizeof(BlockQ4_K), ref::q4_k_to_float, ref::q4_k_from_float,
+     ref::q4_k_dot, DType::Q8_0, nullptr, nullptr},
     {DType::Q6_K, "q6_K", kQK_K, sizeof(BlockQ6_K), ref::q6_k_to_float, ref::q6_k_from_float,
      ref::q6_k_dot, DType::Q8_0, nullptr, nullptr},
 }};
 
 // The scalar table with each function replaced by the best variant this CPU runs.
-std::array<TypeTraits, 6> best_traits() {
-    std::array<TypeTraits, 6> t = kScalarTraits;
+std::array<TypeTraits, 7> best_traits() {
+    std::array<TypeTraits, 7> t = kScalarTraits;
     for (TypeTraits& tr : t) {
         const std::vector<KernelVariant> v = kernel_variants(tr.type);
         const KernelVariant& best = v.back();
@@ -69,8 +71,8 @@ std::array<TypeTraits, 6> best_traits() {
     return t;
 }
 
-const std::array<TypeTraits, 6>& traits_table() {
-    static const std::array<TypeTraits, 6> t = best_traits();
+const std::array<TypeTraits, 7>& traits_table() {
+    static const std::array<TypeTraits, 7> t = best_traits();
     return t;
 }
 
@@ -115,6 +117,10 @@ std::vector<KernelVariant> kernel_variants(DType t) {
                              x86::q4_0_dot4_avx2, x86::q4_0_rows4_avx2});
                 v.back().group4 = x86::q4_0_group4_avx2;
                 v.back().group4x2 = x86::q4_0_group4x2_avx2;
+                break;
+            case DType::Q4_K:
+                v.push_back(
+                    {"avx2", s.to_float, s.from_float, x86::q4_k_dot_avx2, nullptr, nullptr});
                 break;
             case DType::Q6_K:
                 v.push_back(

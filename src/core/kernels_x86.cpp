@@ -600,6 +600,44 @@ EDGELM_AVX2 void axpy_avx2(float* out, float a, const float* v, int n) {
     for (; i < n; ++i) out[i] += a * v[i];
 }
 
+namespace {
+EDGELM_AVX2 inline int32_t hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+}  // namespace
+
+// Q4_K against Q8_0 activations: the integer sums of each 32-weight sub-block (nibbles
+// times activation bytes, and the activation bytes alone) in SIMD, then the scalar
+// reference's float arithmetic in its order, so the result is bit-identical to it.
+EDGELM_AVX2 float q4_k_dot_avx2(int64_t n, const void* row, const void* act) {
+    const BlockQ4_K* b = static_cast<const BlockQ4_K*>(row);
+    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones8 = _mm256_set1_epi8(1),
+                  ones16 = _mm256_set1_epi16(1);
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const float d = f16(b[i].d), dmin = f16(b[i].dmin);
+        const uint8_t* sc = b[i].scales;
+        for (int j = 0; j < 8; ++j) {
+            const int s = j < 4 ? sc[j] & 63 : (sc[j + 4] & 0xF) | ((sc[j - 4] >> 6) << 4);
+            const int m = j < 4 ? sc[j + 4] & 63 : (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+            const BlockQ8_0& a = x[i * 8 + j];
+            const __m256i packed =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 32 * (j / 2)));
+            const __m256i q = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(packed, 4) : packed, m4);
+            const __m256i xv = load_i8x32(a.qs);
+            const int32_t sq = hsum_i32(_mm256_madd_epi16(_mm256_maddubs_epi16(q, xv), ones16));
+            const int32_t sx = hsum_i32(_mm256_madd_epi16(_mm256_maddubs_epi16(ones8, xv), ones16));
+            sum += f16(a.d) * (d * static_cast<float>(s) * static_cast<float>(sq) -
+                               dmin * static_cast<float>(m) * static_cast<float>(sx));
+        }
+    }
+    return sum;
+}
+
 // Q6_K weights against Q8_0 activations (the scalar reference's arithmetic): per
 // 32-weight chunk, the 6-bit values are rebuilt from their 4 + 2 bit planes, multiplied
 // with the activation bytes (sign trick), and the int16 pair sums are weighted by the two

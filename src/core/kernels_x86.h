@@ -58,6 +58,7 @@ void attend_avx2(const float* q, const float* k, const float* v, int64_t kv_stri
 // out += a * v for n floats.
 void axpy_avx2(float* out, float a, const float* v, int n);
 
+float q4_k_dot_avx2(int64_t n, const void* row, const void* act);  // act: Q8_0 blocks
 float q6_k_dot_avx2(int64_t n, const void* row, const void* act);  // act: Q8_0 blocks
 void q8_0_from_float_avx2(const float* src, void* dst, int64_t n);
 void f16_to_float_avx2(const void* src, float* dst, int64_t n);

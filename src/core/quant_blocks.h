@@ -29,6 +29,18 @@ constexpr int kQK_K = 256;
 // Q6_K: a super-block of 256 weights in 16 groups of 16; weight = d * scales[g] * (q - 32)
 // with q a 6-bit value: low 4 bits in ql, high 2 bits in qh. 210 bytes. edgelm decodes
 // it (llama-quantize stores output matrices this way) but does not produce it yet.
+// Q4_K: 256 weights as 8 sub-blocks of 32, w = d * scale_j * q - dmin * min_j with q in
+// 0..15; the sub-blocks' 6-bit scales and mins packed into 12 bytes (ggml's layout:
+// bytes 0-3 scales 0-3 and bytes 4-7 mins 0-3 in their low 6 bits; bytes 8-11 the low
+// nibbles of scale and min 4-7, whose top 2 bits sit in the top bits of bytes 0-7).
+struct BlockQ4_K {
+    uint16_t d;     // f16 bits: the scales' scale
+    uint16_t dmin;  // f16 bits: the mins' scale
+    uint8_t scales[12];
+    uint8_t qs[kQK_K / 2];  // per 64 weights: 32 bytes, low nibbles first 32, high next 32
+};
+static_assert(sizeof(BlockQ4_K) == 144, "Q4_K block must be 144 bytes (ggml layout)");
+
 struct BlockQ6_K {
     uint8_t ql[kQK_K / 2];
     uint8_t qh[kQK_K / 4];

@@ -264,6 +264,183 @@ void q6_k_from_float(const float* src, void* dst, int64_t n) {
     }
 }
 
+namespace {
+// Scale and min (6 bits each) of sub-block j of a Q4_K block.
+void q4_k_scale_min(int j, const uint8_t* q, int& sc, int& m) {
+    if (j < 4) {
+        sc = q[j] & 63;
+        m = q[j + 4] & 63;
+    } else {
+        sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+// Levels 0..nmax for n values as x ~ scale * l - min_out, min_out >= 0: start from the
+// range [min(x, 0), max x], then try nstep + 1 widened grids and keep the weighted
+// least-squares fit with the smallest weighted squared error (ggml's make_qkx2_quants
+// with squared error).
+float fit_levels_with_min(int n, int nmax, const float* x, const float* w, uint8_t* levels,
+                          float* min_out, float rmin, float rdelta, int nstep) {
+    float min = x[0], max = x[0], sum_w = w[0], sum_x = w[0] * x[0];
+    for (int i = 1; i < n; ++i) {
+        min = std::min(min, x[i]);
+        max = std::max(max, x[i]);
+        sum_w += w[i];
+        sum_x += w[i] * x[i];
+    }
+    if (min > 0) min = 0;
+    if (max == min) {
+        std::fill(levels, levels + n, uint8_t{0});
+        *min_out = -min;
+        return 0.0f;
+    }
+    float iscale = static_cast<float>(nmax) / (max - min);
+    float scale = 1 / iscale;
+    float best_err = 0;
+    for (int i = 0; i < n; ++i) {
+        const int l = std::max(0, std::min(nmax, nearest_int(iscale * (x[i] - min))));
+        levels[i] = static_cast<uint8_t>(l);
+        const float diff = scale * static_cast<float>(l) + min - x[i];
+        best_err += w[i] * (diff * diff);
+    }
+    uint8_t trial[32];
+    for (int is = 0; is <= nstep; ++is) {
+        iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
+        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        for (int i = 0; i < n; ++i) {
+            const int l = std::max(0, std::min(nmax, nearest_int(iscale * (x[i] - min))));
+            trial[i] = static_cast<uint8_t>(l);
+            const float fl = static_cast<float>(l);
+            sum_l += w[i] * fl;
+            sum_l2 += w[i] * fl * fl;
+            sum_xl += w[i] * fl * x[i];
+        }
+        const float det = sum_w * sum_l2 - sum_l * sum_l;
+        if (det > 0) {
+            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
+            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
+            if (this_min > 0) {
+                this_min = 0;
+                this_scale = sum_xl / sum_l2;
+            }
+            float err = 0;
+            for (int i = 0; i < n; ++i) {
+                const float diff = this_scale * static_cast<float>(trial[i]) + this_min - x[i];
+                err += w[i] * (diff * diff);
+            }
+            if (err < best_err) {
+                std::copy(trial, trial + n, levels);
+                best_err = err;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    *min_out = -min;
+    return scale;
+}
+}  // namespace
+
+// ggml's reference Q4_K quantizer: per 32 weights a scale and a min fitted with weights
+// rms(x) + |x_i|, both quantized to 6 bits against the block's largest, then every
+// weight rounded again against its stored scale and min.
+void q4_k_from_float(const float* src, void* dst, int64_t n) {
+    BlockQ4_K* b = static_cast<BlockQ4_K*>(dst);
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const float* x = src + i * kQK_K;
+        uint8_t levels[kQK_K];
+        float scales[8], mins[8], weights[32];
+        float max_scale = 0, max_min = 0;
+        for (int j = 0; j < 8; ++j) {
+            float sum_x2 = 0;
+            for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
+            const float av_x = std::sqrt(sum_x2 / 32);
+            for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
+            scales[j] = fit_levels_with_min(32, 15, x + 32 * j, weights, levels + 32 * j, &mins[j],
+                                            -1.0f, 0.1f, 20);
+            max_scale = std::max(max_scale, scales[j]);
+            max_min = std::max(max_min, mins[j]);
+        }
+        std::memset(&b[i], 0, sizeof(BlockQ4_K));
+        const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+        const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+        for (int j = 0; j < 8; ++j) {
+            // ggml stores nearest_int's result in a byte before clamping to 63.
+            const int ls = std::min(
+                63, static_cast<int>(static_cast<uint8_t>(nearest_int(inv_scale * scales[j]))));
+            const int lm = std::min(
+                63, static_cast<int>(static_cast<uint8_t>(nearest_int(inv_min * mins[j]))));
+            if (j < 4) {
+                b[i].scales[j] = static_cast<uint8_t>(ls);
+                b[i].scales[j + 4] = static_cast<uint8_t>(lm);
+            } else {
+                b[i].scales[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
+                b[i].scales[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
+                b[i].scales[j] |= static_cast<uint8_t>((lm >> 4) << 6);
+            }
+        }
+        b[i].d = f32_to_f16(max_scale / 63.0f);
+        b[i].dmin = f32_to_f16(max_min / 63.0f);
+        for (int j = 0; j < 8; ++j) {
+            int sc, m;
+            q4_k_scale_min(j, b[i].scales, sc, m);
+            const float d = f16_to_f32(b[i].d) * static_cast<float>(sc);
+            if (d == 0.0f) continue;
+            const float dm = f16_to_f32(b[i].dmin) * static_cast<float>(m);
+            for (int k = 0; k < 32; ++k) {
+                const int l = std::max(0, std::min(15, nearest_int((x[32 * j + k] + dm) / d)));
+                levels[32 * j + k] = static_cast<uint8_t>(l);
+            }
+        }
+        for (int c = 0; c < 4; ++c)
+            for (int l = 0; l < 32; ++l)
+                b[i].qs[32 * c + l] =
+                    static_cast<uint8_t>(levels[64 * c + l] | (levels[64 * c + 32 + l] << 4));
+    }
+}
+
+void q4_k_to_float(const void* src, float* dst, int64_t n) {
+    const BlockQ4_K* b = static_cast<const BlockQ4_K*>(src);
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const float d = f16_to_f32(b[i].d), dmin = f16_to_f32(b[i].dmin);
+        float* y = dst + i * kQK_K;
+        for (int j = 0; j < 8; ++j) {
+            int sc, m;
+            q4_k_scale_min(j, b[i].scales, sc, m);
+            const float d1 = d * static_cast<float>(sc), m1 = dmin * static_cast<float>(m);
+            const uint8_t* q = b[i].qs + 32 * (j / 2);
+            for (int l = 0; l < 32; ++l)
+                y[32 * j + l] = d1 * static_cast<float>(j % 2 ? q[l] >> 4 : q[l] & 0xF) - m1;
+        }
+    }
+}
+
+// Against Q8_0 activations: sub-block j of 32 weights meets one activation block, so
+// its sum is dx * (d * scale_j * sum(q x) - dmin * min_j * sum(x)), in integers inside.
+float q4_k_dot(int64_t n, const void* row, const void* act) {
+    const BlockQ4_K* b = static_cast<const BlockQ4_K*>(row);
+    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const float d = f16_to_f32(b[i].d), dmin = f16_to_f32(b[i].dmin);
+        for (int j = 0; j < 8; ++j) {
+            int sc, m;
+            q4_k_scale_min(j, b[i].scales, sc, m);
+            const BlockQ8_0& a = x[i * 8 + j];
+            const uint8_t* q = b[i].qs + 32 * (j / 2);
+            int32_t sq = 0, sx = 0;
+            for (int l = 0; l < 32; ++l) {
+                sq += (j % 2 ? q[l] >> 4 : q[l] & 0xF) * a.qs[l];
+                sx += a.qs[l];
+            }
+            sum += f16_to_f32(a.d) * (d * static_cast<float>(sc) * static_cast<float>(sq) -
+                                      dmin * static_cast<float>(m) * static_cast<float>(sx));
+        }
+    }
+    return sum;
+}
+
 // Against Q8_0 activations: each 32-weight chunk of a super-block (two groups of 16
 // with their own int8 scales) meets one activation block, and its integer sum
 // sum_g scale[g] * sum_i q_i * x_i is scaled by d * dx once.

@@ -30,7 +30,7 @@ double bits_per_weight(DType t) {
 void require_writable(DType type) {
     if (!type_traits(type).from_float)
         throw ArgumentError(std::string("quantize: edgelm cannot write ") + dtype_name(type) +
-                            " yet (q8_0, q6_k, q4_0, f16, bf16, f32)");
+                            " yet (q8_0, q6_k, q4_k, q4_0, f16, bf16, f32)");
 }
 
 // sqrt(sum_r e_r H e_r^T / (tokens * rows)): the RMS error of the matrix's outputs over
@@ -71,7 +71,7 @@ TensorTypeRule parse_tensor_type_rule(const std::string& rule) {
     const auto type = runnable_dtype_from_name(type_name);
     if (!type)
         throw ArgumentError("--keep '" + rule + "': unknown type '" + type_name +
-                            "' (q8_0, q6_k, q4_0, f16, bf16, f32)");
+                            "' (q8_0, q6_k, q4_k, q4_0, f16, bf16, f32)");
     require_writable(*type);
     return {rule.substr(0, eq), *type};
 }

@@ -28,7 +28,7 @@ WeightMatrix Model::matrix(const std::string& name, int64_t rows, int64_t cols) 
     const TypeTraits* tr = find_type_traits(t.type);
     if (!tr)
         throw FormatError(file_->path() + ": tensor '" + name + "' has type " + dtype_name(t.type) +
-                          ", which the edgelm runtime does not run (f32, f16, bf16, q8_0, q4_0); "
+                          ", which the edgelm runtime does not run (f32, f16, bf16, q8_0, q4_0, q4_K, q6_K); "
                           "requantize it with `edgelm quantize`");
     WeightMatrix m;
     m.traits = tr;

@@ -36,7 +36,9 @@ DType storage_type_for(const std::vector<int64_t>& dims, DType requested) {
     if (!info) return DType::F32;
     if (dims[0] % info->block_size == 0) return requested;
     // llama.cpp's fallback for a k-quant on rows that are not a whole number of 256-blocks.
+    // (For q4_K llama.cpp picks q5_0, which edgelm does not run; q4_0 is the nearest size.)
     if (requested == DType::Q6_K && dims[0] % 32 == 0) return DType::Q8_0;
+    if (requested == DType::Q4_K && dims[0] % 32 == 0) return DType::Q4_0;
     return DType::F32;
 }
 
@@ -54,6 +56,8 @@ uint32_t llama_file_type(DType type) {
             return 32;
         case DType::Q6_K:
             return 18;  // LLAMA_FTYPE_MOSTLY_Q6_K
+        case DType::Q4_K:
+            return 14;  // LLAMA_FTYPE_MOSTLY_Q4_K_S
         default:
             throw ArgumentError(std::string("no llama.cpp file type for ") + dtype_name(type));
     }

@@ -26,7 +26,7 @@ void run_quantize(const QuantizeCliOptions& o) {
     auto type = runnable_dtype_from_name(o.type);
     if (!type)
         throw ArgumentError("quantize: unknown --type '" + o.type +
-                            "' (q8_0, q6_k, q4_0, f16, bf16, f32)");
+                            "' (q8_0, q6_k, q4_k, q4_0, f16, bf16, f32)");
     QuantizeOptions q(*type);
     q.n_threads = o.threads;
     for (const std::string& k : o.keep) q.keep.push_back(parse_tensor_type_rule(k));
