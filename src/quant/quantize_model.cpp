@@ -12,7 +12,9 @@
 #include "gguf/gguf_keys.h"
 #include "gguf/gguf_reader.h"
 #include "gguf/gguf_writer.h"
+#include "quant/activation_scaling.h"
 #include "quant/gptq.h"
+#include "quant/output_error.h"
 #include "runtime/model_writer.h"
 
 namespace edgelm {
@@ -31,33 +33,6 @@ void require_writable(DType type) {
     if (!type_traits(type).from_float)
         throw ArgumentError(std::string("quantize: edgelm cannot write ") + dtype_name(type) +
                             " yet (q8_0, q6_k, q4_k, q4_0, f16, bf16, f32)");
-}
-
-// sqrt(sum_r e_r H e_r^T / (tokens * rows)): the RMS error of the matrix's outputs over
-// the calibration inputs, from the weight errors e = w - q and H = sum x x^T.
-double output_rmse(const std::vector<float>& w, const std::vector<float>& q, int64_t rows,
-                   int64_t cols, const std::vector<double>& h, int64_t tokens, ThreadPool& pool) {
-    std::vector<double> per_row(static_cast<size_t>(rows));
-    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
-        std::vector<double> e(static_cast<size_t>(cols));
-        for (int64_t r = r0; r < r1; ++r) {
-            const size_t base = static_cast<size_t>(r * cols);
-            for (size_t i = 0; i < e.size(); ++i)
-                e[i] = static_cast<double>(w[base + i]) - static_cast<double>(q[base + i]);
-            double sum = 0;
-            for (size_t i = 0; i < e.size(); ++i) {
-                const double* hi = h.data() + i * e.size();
-                double hi_e = 0;
-                for (size_t j = 0; j < e.size(); ++j) hi_e += hi[j] * e[j];
-                sum += e[i] * hi_e;
-            }
-            per_row[static_cast<size_t>(r)] = sum;
-        }
-    });
-    double total = 0;
-    for (const double v : per_row) total += v;
-    return std::sqrt(std::max(0.0, total) /
-                     static_cast<double>(std::max<int64_t>(1, tokens) * rows));
 }
 
 }  // namespace
@@ -119,6 +94,10 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
             it = factors.emplace(&h, gptq_inverse_factor(h, cols, GptqParams{})).first;
         return it->second;
     };
+    ChannelScales scales;
+    if (options.calibration && options.activation_scaling)
+        scales = choose_channel_scales(in, *options.calibration, requested_type, pool);
+    report.scaling_alpha = scales.alpha;
     report.tensors.reserve(in.tensors().size());  // the producers below keep pointers
     for (const GgufTensor& t : in.tensors()) {
         const DType to = storage_type_for(t.dims, requested_type(t.name));
@@ -135,7 +114,7 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
         report.tensors.push_back({t.name, t.type, to, t.bytes, 0, 0.0});
         TensorQuantReport* rep = &report.tensors.back();
         const GgufTensor* src = &t;
-        const std::vector<double>* h = nullptr;
+        const std::vector<double>* h = nullptr;  // the input's H, as the file computes it
         int64_t calibration_tokens = 0;
         if (options.calibration && t.dims.size() == 2) {
             const auto it = options.calibration->inputs.find(t.name);
@@ -145,18 +124,40 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
                 calibration_tokens = options.calibration->tokens;
             }
         }
+        // Activation-aware scaling: columns multiplied (GPTQ then sees the scaled input's
+        // H), or a norm weight divided.
+        const auto col = scales.columns.find(t.name);
+        const std::vector<float>* col_scale = col != scales.columns.end() ? &col->second : nullptr;
+        const std::vector<double>* scaled_h = col_scale ? scales.inputs.at(t.name).get() : h;
+        const auto div = scales.divisors.find(t.name);
+        const std::vector<float>* divisor = div != scales.divisors.end() ? &div->second : nullptr;
         w.add_tensor(
-            t.name, to, t.dims, [src, from, to, rep, h, calibration_tokens, &pool, &factor_of] {
+            t.name, to, t.dims,
+            [src, from, to, rep, h, scaled_h, col_scale, divisor, calibration_tokens, &pool,
+             &factor_of] {
                 std::vector<float> values(static_cast<size_t>(src->n_elements));
                 from->to_float(src->data, values.data(), src->n_elements);
                 const int64_t cols = src->dims[0], rows = src->n_elements / cols;
-                rep->gptq = h && gptq_supports(to);
+                if (divisor)
+                    for (size_t c = 0; c < values.size(); ++c) values[c] /= (*divisor)[c];
+                std::vector<float> scaled = values;
+                const auto unscale = [&](std::vector<float>& m) {
+                    if (col_scale)
+                        for (size_t k = 0; k < m.size(); ++k)
+                            m[k] /= (*col_scale)[k % static_cast<size_t>(cols)];
+                };
+                if (col_scale)
+                    for (size_t k = 0; k < scaled.size(); ++k)
+                        scaled[k] *= (*col_scale)[k % static_cast<size_t>(cols)];
+                rep->gptq = scaled_h && gptq_supports(to);
                 std::vector<uint8_t> bytes =
-                    rep->gptq ? gptq_quantize_with_factor(values.data(), rows, cols,
-                                                          factor_of(*h, cols), to, pool)
-                              : encode_tensor(values.data(), src->n_elements, to);
+                    rep->gptq ? gptq_quantize_with_factor(scaled.data(), rows, cols,
+                                                          factor_of(*scaled_h, cols), to, pool)
+                              : encode_tensor(scaled.data(), src->n_elements, to);
+                // Errors in the original space, against the file's own weights.
                 std::vector<float> back(values.size());
                 type_traits(to).to_float(bytes.data(), back.data(), src->n_elements);
+                unscale(back);
                 double se = 0;
                 for (size_t k = 0; k < values.size(); ++k)
                     se += double(values[k] - back[k]) * (values[k] - back[k]);
@@ -164,13 +165,14 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
                 if (h)
                     rep->output_rmse =
                         output_rmse(values, back, rows, cols, *h, calibration_tokens, pool);
-                if (rep->gptq) {  // what rounding would have cost, for the report
+                if (h && (rep->gptq || col_scale)) {  // what plain rounding would cost
                     const std::vector<uint8_t> rounded =
                         encode_tensor(values.data(), src->n_elements, to);
                     type_traits(to).to_float(rounded.data(), back.data(), src->n_elements);
                     rep->rounded_output_rmse =
                         output_rmse(values, back, rows, cols, *h, calibration_tokens, pool);
                 }
+                rep->scaled = col_scale != nullptr;
                 rep->bytes_out = bytes.size();
                 return bytes;
             });

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,12 +23,15 @@ struct TensorQuantReport {
     // calibration inputs, sqrt(sum_r e_r H e_r^T / (tokens * rows)) with e_r the row's
     // weight error; what GPTQ minimises. 0 without calibration.
     double output_rmse = 0;
-    bool gptq = false;               // written by GPTQ rather than round to nearest
-    double rounded_output_rmse = 0;  // with GPTQ: output_rmse that round to nearest gives
+    bool gptq = false;    // written by GPTQ rather than round to nearest
+    bool scaled = false;  // its input channels scaled (activation_scaling.h)
+    // With GPTQ or scaling: output_rmse that plain round to nearest gives.
+    double rounded_output_rmse = 0;
 };
 
 struct QuantizeReport {
     uint64_t size_in = 0, size_out = 0;
+    std::map<std::string, double> scaling_alpha;  // norm weight -> alpha chosen
     std::vector<TensorQuantReport> tensors;
 };
 
@@ -49,6 +53,9 @@ struct QuantizeOptions {
     std::vector<TensorTypeRule> keep;
     // From collect_calibration_stats on the input model; null: round to nearest.
     const CalibrationStats* calibration = nullptr;
+    // With calibration: choose activation-aware channel scales first (AWQ,
+    // quant/activation_scaling.h). The scaled model computes the same function.
+    bool activation_scaling = true;
     int n_threads = 1;
 };
 

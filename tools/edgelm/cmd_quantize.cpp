@@ -20,6 +20,7 @@ struct QuantizeCliOptions {
     int64_t calibration_tokens = 8192;
     int threads = default_threads();
     bool verbose = false;
+    bool no_activation_scaling = false;
 };
 
 void run_quantize(const QuantizeCliOptions& o) {
@@ -42,7 +43,14 @@ void run_quantize(const QuantizeCliOptions& o) {
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         q.calibration = &stats;
     }
+    q.activation_scaling = !o.no_activation_scaling;
     const QuantizeReport r = quantize_model(o.in, o.out, q);
+    if (o.verbose && !r.scaling_alpha.empty()) {
+        std::printf("activation scaling alpha (0 = none):");
+        for (const auto& [norm, alpha] : r.scaling_alpha)
+            std::printf(" %s %.1f", norm.c_str(), alpha);
+        std::printf("\n");
+    }
     if (o.verbose)
         for (const auto& t : r.tensors) {
             std::printf("  %-32s %-5s -> %-5s %10llu -> %10llu bytes, rmse %.3g", t.name.c_str(),
@@ -50,7 +58,9 @@ void run_quantize(const QuantizeCliOptions& o) {
                         static_cast<unsigned long long>(t.bytes_in),
                         static_cast<unsigned long long>(t.bytes_out), t.rmse);
             if (t.output_rmse > 0) std::printf(", output rmse %.3g", t.output_rmse);
-            if (t.gptq) std::printf(" (gptq; rounding: %.3g)", t.rounded_output_rmse);
+            if (t.gptq || t.scaled)
+                std::printf(" (%s%s; rounding: %.3g)", t.scaled ? "scaled" : "",
+                            t.gptq ? (t.scaled ? " + gptq" : "gptq") : "", t.rounded_output_rmse);
             std::printf("\n");
         }
     std::printf("wrote %s: %s -> %s (%.2fx smaller)\n", o.out.c_str(),
@@ -67,13 +77,16 @@ void add_quantize(CLI::App& app) {
                                        "nearest, or GPTQ with --calibration)");
     sub->add_option("input", o->in, "Input GGUF model")->required();
     sub->add_option("output", o->out, "Output GGUF model")->required();
-    sub->add_option("--type", o->type, "q8_0, q4_0, f16, bf16 or f32")->required();
+    sub->add_option("--type", o->type, "q8_0, q6_k, q4_k, q4_0, f16, bf16 or f32")->required();
     sub->add_option("--keep", o->keep,
                     "PATTERN=TYPE: store tensors whose names match the glob at TYPE instead "
                     "(e.g. token_embd.weight=q8_0); repeatable, the first match wins");
     sub->add_option("--calibration", o->calibration,
-                    "Text of the target domain: quantize q4_0/q8_0 matrices by GPTQ, with the "
-                    "inputs the runtime computes on this text, instead of rounding to nearest");
+                    "Text of the target domain: with the inputs the runtime computes on it, scale "
+                    "the channels of normed inputs (AWQ) and quantize q4_0/q8_0 matrices by "
+                    "GPTQ instead of rounding to nearest");
+    sub->add_flag("--no-activation-scaling", o->no_activation_scaling,
+                  "With --calibration: GPTQ only, no channel scaling");
     sub->add_option("--calibration-tokens", o->calibration_tokens,
                     "Tokens of the calibration text to use (from its start)")
         ->capture_default_str();
