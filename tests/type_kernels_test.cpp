@@ -401,6 +401,18 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
                     float eight[8];
                     ASSERT_NE(v.group4x2, nullptr) << tr.name;
                     v.group4x2(n, g.group(0), x2.data(), xq.size(), eight, 4);
+                    if (v.group4x4) {
+                        // Four activation rows (xq, the other, xq, the other): each token's
+                        // outputs equal the pair kernel's.
+                        std::vector<uint8_t> x4(x2);
+                        x4.insert(x4.end(), x2.begin(), x2.end());
+                        float sixteen[16];
+                        v.group4x4(n, g.group(0), x4.data(), xq.size(), sixteen, 4);
+                        for (int k = 0; k < 16; ++k)
+                            EXPECT_EQ(sixteen[k], eight[k % 8])
+                                << v.isa << " " << tr.name << " group4x4[" << k / 4 << "][" << k % 4
+                                << "], n=" << n;
+                    }
                     std::vector<uint8_t> back(row_bytes);
                     for (int k = 0; k < 5; ++k) {
                         const uint8_t* pk = plain.data() + k * row_bytes;

@@ -67,6 +67,7 @@ std::array<TypeTraits, 7> best_traits() {
         tr.tile2x4 = best.tile2x4;
         tr.group4 = best.group4;
         tr.group4x2 = best.group4x2;
+        tr.group4x4 = best.group4x4;
     }
     return t;
 }
@@ -117,6 +118,7 @@ std::vector<KernelVariant> kernel_variants(DType t) {
                              x86::q4_0_dot4_avx2, x86::q4_0_rows4_avx2});
                 v.back().group4 = x86::q4_0_group4_avx2;
                 v.back().group4x2 = x86::q4_0_group4x2_avx2;
+                v.back().group4x4 = x86::q4_0_group4x4_avx2;
                 break;
             case DType::Q4_K:
                 v.push_back(

@@ -91,12 +91,13 @@ struct TypeTraits {
     ToFloatFn to_float;
     FromFloatFn from_float;  // round to nearest, ggml's reference rounding; null: decode only
     DotFn dot;
-    DType act_type;               // F32 for float weights, Q8_0 for the quantized ones
-    Dot4Fn dot4;                  // null: use dot four times
-    Rows4Fn rows4;                // null: use dot four times
-    Tile2x4Fn tile2x4 = nullptr;  // null: use dot4
-    Group4Fn group4 = nullptr;    // null: weights of this type stay in plain rows
+    DType act_type;                 // F32 for float weights, Q8_0 for the quantized ones
+    Dot4Fn dot4;                    // null: use dot four times
+    Rows4Fn rows4;                  // null: use dot four times
+    Tile2x4Fn tile2x4 = nullptr;    // null: use dot4
+    Group4Fn group4 = nullptr;      // null: weights of this type stay in plain rows
     Group4x2Fn group4x2 = nullptr;  // set with group4
+    Group4x2Fn group4x4 = nullptr;  // four activation rows (j < 4); null: pairs
 };
 
 // One implementation of a type's kernels on one instruction set (dot4 and rows4 give
@@ -112,6 +113,7 @@ struct KernelVariant {
     Tile2x4Fn tile2x4 = nullptr;
     Group4Fn group4 = nullptr;
     Group4x2Fn group4x2 = nullptr;
+    Group4x2Fn group4x4 = nullptr;
 };
 // The scalar reference first, then every SIMD variant compiled in and supported here.
 std::vector<KernelVariant> kernel_variants(DType t);

@@ -238,27 +238,33 @@ EDGELM_AVX2 void q4_0_group4(int64_t n, const void* group, const void* act, floa
     hsum4(acc[0], acc[1], acc[2], acc[3], out);
 }
 
-EDGELM_AVX2 void q4_0_group4x2(int64_t n, const void* group, const void* act, size_t stride,
+// A group by T activation rows: the row side (nibbles, scales) is shared by T tokens.
+template <int T>
+EDGELM_AVX2 void q4_0_group4xT(int64_t n, const void* group, const void* act, size_t stride,
                                float* out, size_t out_stride) {
     const uint8_t* u = static_cast<const uint8_t*>(group);
-    const BlockQ8_0* x0 = static_cast<const BlockQ8_0*>(act);
-    const BlockQ8_0* x1 = row_at<BlockQ8_0>(act, stride, 1);
-    __m256 a0[4], a1[4];
-    for (int k = 0; k < 4; ++k) a0[k] = a1[k] = _mm256_setzero_ps();
+    const BlockQ8_0* x[T];
+    for (int j = 0; j < T; ++j) x[j] = row_at<BlockQ8_0>(act, stride, j);
+    __m256 a[T][4];
+    for (auto& row : a)
+        for (auto& v : row) v = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / 32; ++i, u += kQ4Unit) {
-        const __m128 s0 = unit_scales(u, f16(x0[i].d)), s1 = unit_scales(u, f16(x1[i].d));
-        const __m256i xv0 = load_i8x32(x0[i].qs), xv1 = load_i8x32(x1[i].qs);
-        const __m256i x80 = eight_x(xv0), x81 = eight_x(xv1);
         __m256i nib[4];
         q4_nibbles2(u + 8, &nib[0], &nib[1]);
         q4_nibbles2(u + 40, &nib[2], &nib[3]);
-        for (int k = 0; k < 4; ++k) {
-            a0[k] = q4_fma(nib[k], xv0, x80, lane(s0, k), a0[k]);
-            a1[k] = q4_fma(nib[k], xv1, x81, lane(s1, k), a1[k]);
+        for (int j = 0; j < T; ++j) {
+            const __m128 s = unit_scales(u, f16(x[j][i].d));
+            const __m256i xv = load_i8x32(x[j][i].qs), x8 = eight_x(xv);
+            for (int k = 0; k < 4; ++k) a[j][k] = q4_fma(nib[k], xv, x8, lane(s, k), a[j][k]);
         }
     }
-    hsum4(a0[0], a0[1], a0[2], a0[3], out);
-    hsum4(a1[0], a1[1], a1[2], a1[3], out + out_stride);
+    for (int j = 0; j < T; ++j)
+        hsum4(a[j][0], a[j][1], a[j][2], a[j][3], out + static_cast<size_t>(j) * out_stride);
+}
+
+EDGELM_AVX2 void q4_0_group4x2(int64_t n, const void* group, const void* act, size_t stride,
+                               float* out, size_t out_stride) {
+    q4_0_group4xT<2>(n, group, act, stride, out, out_stride);
 }
 }  // namespace
 
@@ -269,6 +275,10 @@ void q8_0_group4x2_avx2(int64_t n, const void* group, const void* act, size_t st
 void q4_0_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
                         size_t out_stride) {
     q4_0_group4x2(n, group, act, stride, out, out_stride);
+}
+void q4_0_group4x4_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                        size_t out_stride) {
+    q4_0_group4xT<4>(n, group, act, stride, out, out_stride);
 }
 void q8_0_group4_avx2(int64_t n, const void* group, const void* act, float* out) {
     q8_0_group4(n, group, act, out);

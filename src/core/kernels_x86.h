@@ -46,6 +46,9 @@ void q8_0_group4x2_avx2(int64_t n, const void* group, const void* act, size_t st
                         size_t out_stride);
 void q4_0_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
                         size_t out_stride);
+// Four activation rows (j < 4), where the row side of the work is the larger share.
+void q4_0_group4x4_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                        size_t out_stride);
 // out[k * out_stride + r] = dot of weight row r (row + r * row_bytes, r < 2) with
 // activation row k (act + k * stride, k < 4): the prompt kernel for float weights.
 void f32_tile2x4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, size_t stride,

@@ -32,6 +32,6 @@ void q4_k_from_float(const float* src, void* dst, int64_t n);  // bit-exact with
 float q4_k_dot(int64_t n, const void* row, const void* act);   // act: Q8_0 blocks
 void q6_k_to_float(const void* src, float* dst, int64_t n);
 void q6_k_from_float(const float* src, void* dst, int64_t n);  // bit-exact with ggml's
-float q6_k_dot(int64_t n, const void* row, const void* act);  // act: Q8_0 blocks
+float q6_k_dot(int64_t n, const void* row, const void* act);   // act: Q8_0 blocks
 
 }  // namespace edgelm::ref

@@ -215,6 +215,12 @@ void matmul_groups(const WeightMatrix& w, const ActivationRows& act, float* out,
     for (int64_t c0 = g0; c0 < g1; c0 += chunk) {
         const int64_t c1 = std::min(g1, c0 + chunk);
         int t = 0;
+        if (tr.group4x4)
+            for (; t + 4 <= n; t += 4)
+                for (int64_t g = c0; g < c1; ++g)
+                    tr.group4x4(w.cols, w.group(g), act.row(t), stride,
+                                out + t * out_stride + 4 * (g - g0),
+                                static_cast<size_t>(out_stride));
         for (; t + 2 <= n; t += 2)
             for (int64_t g = c0; g < c1; ++g)
                 tr.group4x2(w.cols, w.group(g), act.row(t), stride,
