@@ -196,9 +196,7 @@ uint8_t* plain_rows_buffer(size_t bytes) {
     if (buf.size() < bytes) buf.resize(bytes);
     return buf.data();
 }
-}  // namespace
 
-namespace {
 // Bytes of weights a thread keeps in its L1 cache while every token of a prompt batch
 // passes over them: the batch's activation rows are read once per chunk, not per group.
 constexpr uint64_t kGroupChunkBytes = 16 * 1024;
