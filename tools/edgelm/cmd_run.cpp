@@ -17,11 +17,13 @@ struct RunOptions {
     std::string model, prompt, prompt_cache;
     int n_predict = 128, threads = default_threads(), ctx = 0;
     SamplerParams sampler;
-    bool no_bos = false, stats = false;
+    bool no_bos = false, stats = false, no_repack = false;
 };
 
 void run_run(const RunOptions& o) {
-    auto model = Model::load(o.model);
+    ModelLoadOptions load;
+    load.group_rows = !o.no_repack;
+    auto model = Model::load(o.model, load);
     SessionParams sp;
     sp.n_ctx = o.ctx;
     sp.n_threads = o.threads;
@@ -99,6 +101,9 @@ void add_run(CLI::App& app) {
                     "Session state file: reused when the prompt starts the same, then updated");
     sub->add_flag("--no-bos", o->no_bos, "Do not add the BOS token");
     sub->add_flag("--stats", o->stats, "Print timings to stderr");
+    sub->add_flag("--no-repack", o->no_repack,
+                  "Run the weights as stored in the file: starts faster (no copy), decodes "
+                  "slower");
     sub->callback([o] { run_run(*o); });
 }
 
