@@ -163,41 +163,33 @@ EDGELM_AVX2 inline __m256 lane(__m128 s, int k) {
 
 constexpr int64_t kQ8Unit = 4 * sizeof(BlockQ8_0), kQ4Unit = 4 * sizeof(BlockQ4_0);
 
-EDGELM_AVX2 void q8_0_group4(int64_t n, const void* group, const void* act, float* out) {
-    const uint8_t* u = static_cast<const uint8_t*>(group);
-    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    for (int64_t i = 0; i < n / 32; ++i, u += kQ8Unit) {
-        const __m128 s = unit_scales(u, f16(x[i].d));
-        const __m256i xv = load_i8x32(x[i].qs);
-        for (int k = 0; k < 4; ++k) {
-            const __m256i p =
-                dot_i8x32(load_i8x32(reinterpret_cast<const int8_t*>(u + 8 + 32 * k)), xv);
-            acc[k] = _mm256_fmadd_ps(lane(s, k), _mm256_cvtepi32_ps(p), acc[k]);
-        }
-    }
-    hsum4(acc[0], acc[1], acc[2], acc[3], out);
-}
-
-EDGELM_AVX2 void q8_0_group4x2(int64_t n, const void* group, const void* act, size_t stride,
+// A group by T activation rows (act, act + stride, ...; out, out + out_stride, ...):
+// each weight block is loaded once for the T tokens.
+template <int T>
+EDGELM_AVX2 void q8_0_group4xT(int64_t n, const void* group, const void* act, size_t stride,
                                float* out, size_t out_stride) {
     const uint8_t* u = static_cast<const uint8_t*>(group);
-    const BlockQ8_0* x0 = static_cast<const BlockQ8_0*>(act);
-    const BlockQ8_0* x1 = row_at<BlockQ8_0>(act, stride, 1);
-    __m256 a0[4], a1[4];
-    for (int k = 0; k < 4; ++k) a0[k] = a1[k] = _mm256_setzero_ps();
+    const BlockQ8_0* x[T];
+    for (int j = 0; j < T; ++j) x[j] = row_at<BlockQ8_0>(act, stride, j);
+    __m256 a[T][4];
+    for (auto& row : a)
+        for (auto& v : row) v = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / 32; ++i, u += kQ8Unit) {
-        const __m128 s0 = unit_scales(u, f16(x0[i].d)), s1 = unit_scales(u, f16(x1[i].d));
-        const __m256i xv0 = load_i8x32(x0[i].qs), xv1 = load_i8x32(x1[i].qs);
+        __m128 s[T];
+        __m256i xv[T];
+        for (int j = 0; j < T; ++j) {
+            s[j] = unit_scales(u, f16(x[j][i].d));
+            xv[j] = load_i8x32(x[j][i].qs);
+        }
         for (int k = 0; k < 4; ++k) {
             const __m256i w = load_i8x32(reinterpret_cast<const int8_t*>(u + 8 + 32 * k));
-            a0[k] = _mm256_fmadd_ps(lane(s0, k), _mm256_cvtepi32_ps(dot_i8x32(w, xv0)), a0[k]);
-            a1[k] = _mm256_fmadd_ps(lane(s1, k), _mm256_cvtepi32_ps(dot_i8x32(w, xv1)), a1[k]);
+            for (int j = 0; j < T; ++j)
+                a[j][k] = _mm256_fmadd_ps(lane(s[j], k), _mm256_cvtepi32_ps(dot_i8x32(w, xv[j])),
+                                          a[j][k]);
         }
     }
-    hsum4(a0[0], a0[1], a0[2], a0[3], out);
-    hsum4(a1[0], a1[1], a1[2], a1[3], out + out_stride);
+    for (int j = 0; j < T; ++j)
+        hsum4(a[j][0], a[j][1], a[j][2], a[j][3], out + static_cast<size_t>(j) * out_stride);
 }
 
 // Q4_0 without the sign trick: the nibbles n (0..15) multiply the activation bytes
@@ -220,22 +212,6 @@ EDGELM_AVX2 inline __m256 q4_fma(__m256i nib, __m256i xv, __m256i x8, __m256 sca
     const __m256i p = _mm256_sub_epi32(
         _mm256_madd_epi16(_mm256_maddubs_epi16(nib, xv), _mm256_set1_epi16(1)), x8);
     return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc);
-}
-
-EDGELM_AVX2 void q4_0_group4(int64_t n, const void* group, const void* act, float* out) {
-    const uint8_t* u = static_cast<const uint8_t*>(group);
-    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    for (int64_t i = 0; i < n / 32; ++i, u += kQ4Unit) {
-        const __m128 s = unit_scales(u, f16(x[i].d));
-        const __m256i xv = load_i8x32(x[i].qs), x8 = eight_x(xv);
-        __m256i nib[4];
-        q4_nibbles2(u + 8, &nib[0], &nib[1]);
-        q4_nibbles2(u + 40, &nib[2], &nib[3]);
-        for (int k = 0; k < 4; ++k) acc[k] = q4_fma(nib[k], xv, x8, lane(s, k), acc[k]);
-    }
-    hsum4(acc[0], acc[1], acc[2], acc[3], out);
 }
 
 // A group by T activation rows: the row side (nibbles, scales) is shared by T tokens.
@@ -262,29 +238,25 @@ EDGELM_AVX2 void q4_0_group4xT(int64_t n, const void* group, const void* act, si
         hsum4(a[j][0], a[j][1], a[j][2], a[j][3], out + static_cast<size_t>(j) * out_stride);
 }
 
-EDGELM_AVX2 void q4_0_group4x2(int64_t n, const void* group, const void* act, size_t stride,
-                               float* out, size_t out_stride) {
-    q4_0_group4xT<2>(n, group, act, stride, out, out_stride);
-}
 }  // namespace
 
+void q8_0_group4_avx2(int64_t n, const void* group, const void* act, float* out) {
+    q8_0_group4xT<1>(n, group, act, 0, out, 0);
+}
 void q8_0_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
                         size_t out_stride) {
-    q8_0_group4x2(n, group, act, stride, out, out_stride);
+    q8_0_group4xT<2>(n, group, act, stride, out, out_stride);
+}
+void q4_0_group4_avx2(int64_t n, const void* group, const void* act, float* out) {
+    q4_0_group4xT<1>(n, group, act, 0, out, 0);
 }
 void q4_0_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
                         size_t out_stride) {
-    q4_0_group4x2(n, group, act, stride, out, out_stride);
+    q4_0_group4xT<2>(n, group, act, stride, out, out_stride);
 }
 void q4_0_group4x4_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
                         size_t out_stride) {
     q4_0_group4xT<4>(n, group, act, stride, out, out_stride);
-}
-void q8_0_group4_avx2(int64_t n, const void* group, const void* act, float* out) {
-    q8_0_group4(n, group, act, out);
-}
-void q4_0_group4_avx2(int64_t n, const void* group, const void* act, float* out) {
-    q4_0_group4(n, group, act, out);
 }
 
 float q8_0_dot_avx2(int64_t n, const void* row, const void* act) {
@@ -431,39 +403,27 @@ EDGELM_AVX2 void float_rows4(int64_t n, const void* row, size_t row_bytes, const
         for (int k = 0; k < 4; ++k) out[k] = std::fma(w_at(w[k], i), x[i], out[k]);
 }
 
-// Four rows interleaved in 8-element units (runtime/row_groups.h); n: a multiple of 8.
-template <typename W>
-EDGELM_AVX2 void float_group4(int64_t n, const void* group, const void* act, float* out) {
-    const W* w = static_cast<const W*>(group);
-    const float* x = static_cast<const float*>(act);
-    __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                   _mm256_setzero_ps()};
-    for (int64_t i = 0; i < n; i += 8) {
-        const __m256 xv = _mm256_loadu_ps(x + i);
-        for (int k = 0; k < 4; ++k) a[k] = _mm256_fmadd_ps(load_w8(w + 4 * i + 8 * k), xv, a[k]);
-    }
-    hsum4(a[0], a[1], a[2], a[3], out);
-}
-
-// Four rows of a group by two activation rows (as q8_0_group4x2).
-template <typename W>
-EDGELM_AVX2 void float_group4x2(int64_t n, const void* group, const void* act, size_t stride,
+// Four rows interleaved in 8-element units (runtime/row_groups.h) by T activation rows
+// (as q8_0_group4xT); n: a multiple of 8.
+template <typename W, int T>
+EDGELM_AVX2 void float_group4xT(int64_t n, const void* group, const void* act, size_t stride,
                                 float* out, size_t out_stride) {
     const W* w = static_cast<const W*>(group);
-    const float* x0 = static_cast<const float*>(act);
-    const float* x1 = row_at<float>(act, stride, 1);
-    __m256 a0[4], a1[4];
-    for (int k = 0; k < 4; ++k) a0[k] = a1[k] = _mm256_setzero_ps();
+    const float* x[T];
+    for (int j = 0; j < T; ++j) x[j] = row_at<float>(act, stride, j);
+    __m256 a[T][4];
+    for (auto& row : a)
+        for (auto& v : row) v = _mm256_setzero_ps();
     for (int64_t i = 0; i < n; i += 8) {
-        const __m256 v0 = _mm256_loadu_ps(x0 + i), v1 = _mm256_loadu_ps(x1 + i);
+        __m256 xv[T];
+        for (int j = 0; j < T; ++j) xv[j] = _mm256_loadu_ps(x[j] + i);
         for (int k = 0; k < 4; ++k) {
             const __m256 wv = load_w8(w + 4 * i + 8 * k);
-            a0[k] = _mm256_fmadd_ps(wv, v0, a0[k]);
-            a1[k] = _mm256_fmadd_ps(wv, v1, a1[k]);
+            for (int j = 0; j < T; ++j) a[j][k] = _mm256_fmadd_ps(wv, xv[j], a[j][k]);
         }
     }
-    hsum4(a0[0], a0[1], a0[2], a0[3], out);
-    hsum4(a1[0], a1[1], a1[2], a1[3], out + out_stride);
+    for (int j = 0; j < T; ++j)
+        hsum4(a[j][0], a[j][1], a[j][2], a[j][3], out + static_cast<size_t>(j) * out_stride);
 }
 
 // Two weight rows by four activation rows: 8 accumulators, each weight and activation
@@ -515,18 +475,18 @@ void f16_rows4_avx2(int64_t n, const void* row, size_t row_bytes, const void* ac
     float_rows4<uint16_t>(n, row, row_bytes, act, out);
 }
 void f32_group4_avx2(int64_t n, const void* group, const void* act, float* out) {
-    float_group4<float>(n, group, act, out);
+    float_group4xT<float, 1>(n, group, act, 0, out, 0);
 }
 void f16_group4_avx2(int64_t n, const void* group, const void* act, float* out) {
-    float_group4<uint16_t>(n, group, act, out);
+    float_group4xT<uint16_t, 1>(n, group, act, 0, out, 0);
 }
 void f32_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
                        size_t out_stride) {
-    float_group4x2<float>(n, group, act, stride, out, out_stride);
+    float_group4xT<float, 2>(n, group, act, stride, out, out_stride);
 }
 void f16_group4x2_avx2(int64_t n, const void* group, const void* act, size_t stride, float* out,
                        size_t out_stride) {
-    float_group4x2<uint16_t>(n, group, act, stride, out, out_stride);
+    float_group4xT<uint16_t, 2>(n, group, act, stride, out, out_stride);
 }
 void f32_tile2x4_avx2(int64_t n, const void* row, size_t row_bytes, const void* act, size_t stride,
                       float* out, size_t out_stride) {
