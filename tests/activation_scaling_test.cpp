@@ -22,28 +22,6 @@
 namespace edgelm {
 namespace {
 
-std::string some_text() {
-    std::string text;
-    const char* words[] = {"the", "model", "reads",   "every", "line", "of",   "text",
-                           "and", "small", "devices", "run",   "it",   "fast", "today"};
-    std::mt19937 rng(3);
-    for (int i = 0; i < 900; ++i) {
-        text += words[rng() % 14];
-        text += i % 12 == 11 ? ".\n" : " ";
-    }
-    return text;
-}
-
-void write_f32(testing::TestModel& m) {
-    std::vector<ModelTensorSource> tensors = model_tensor_layout(m.config);
-    for (ModelTensorSource& t : tensors) {
-        const std::vector<float>* stored = &m.weights.at(t.name);
-        t.fill = [stored](float* out) { std::copy(stored->begin(), stored->end(), out); };
-    }
-    write_model(m.path, m.config, make_synthetic_spm_vocabulary(m.config.vocab), tensors,
-                DType::F32, "scaling-test");
-}
-
 // A model in which channels 3 and 17 of every norm's output are 8x larger than the rest:
 // the outlier channels real models have, and the case activation scaling is for.
 testing::TestModel outlier_model(const std::string& name) {
@@ -52,13 +30,13 @@ testing::TestModel outlier_model(const std::string& name) {
     for (auto& [tensor, values] : m.weights)
         if (tensor.find("_norm") != std::string::npos && tensor.rfind("blk.", 0) == 0)
             for (size_t ch : {3u, 17u}) values[ch] *= 8.0f;
-    write_f32(m);
+    testing::write_test_model(m, DType::F32, "scaling-test");
     return m;
 }
 
 TEST(ActivationScalingTest, ScalesLeaveTheFunctionUnchangedAndTargetOutlierChannels) {
     testing::TestModel m = outlier_model("scale-src.gguf");
-    const std::string text = some_text();
+    const std::string text = testing::random_words_text(3);
     CalibrationParams cp;
     cp.n_threads = 2;
     const CalibrationStats stats = collect_calibration_stats(Model::load(m.path), text, cp);
@@ -85,7 +63,7 @@ TEST(ActivationScalingTest, ScalesLeaveTheFunctionUnchangedAndTargetOutlierChann
         std::vector<float>& w = scaled.weights.at(name);
         for (size_t k = 0; k < w.size(); ++k) w[k] *= col[k % col.size()];
     }
-    write_f32(scaled);
+    testing::write_test_model(scaled, DType::F32, "scaling-test");
     Session a(Model::load(m.path), {0, 1, {}}), b(Model::load(scaled.path), {0, 1, {}});
     const std::vector<TokenId> tokens = {1, 40, 7, 99, 250, 3, 17};
     const std::span<const float> la = a.eval(tokens, true);
@@ -103,7 +81,7 @@ TEST(ActivationScalingTest, ScalesLeaveTheFunctionUnchangedAndTargetOutlierChann
 
 TEST(ActivationScalingTest, ScaledQ4_0StaysCloserToTheOriginalThanGptqAlone) {
     testing::TestModel m = outlier_model("scale-q-src.gguf");
-    const std::string text = some_text();
+    const std::string text = testing::random_words_text(3);
     auto original = Model::load(m.path);
     CalibrationParams cp;
     cp.n_threads = 2;

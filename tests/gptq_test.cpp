@@ -81,15 +81,7 @@ TEST(GptqTest, CutsTheOutputErrorOfRoundToNearestOnCorrelatedInputs) {
 }
 
 std::string calibration_text() {
-    std::string text;
-    const char* words[] = {"the", "model", "reads",   "every", "line", "of",   "text",
-                           "and", "small", "devices", "run",   "it",   "fast", "today"};
-    std::mt19937 rng(11);
-    for (int i = 0; i < 900; ++i) {
-        text += words[rng() % 14];
-        text += i % 12 == 11 ? ".\n" : " ";
-    }
-    return text;
+    return testing::random_words_text(11);
 }
 
 TEST(GptqTest, CalibratedQ4_0StaysCloserToTheOriginalThanRounding) {

@@ -19,17 +19,6 @@ namespace {
 
 using testing::temp_path;
 
-// Writes m's (edited) weights as an f32 model at m.path.
-void rewrite(const testing::TestModel& m) {
-    std::vector<ModelTensorSource> tensors = model_tensor_layout(m.config);
-    for (ModelTensorSource& t : tensors) {
-        const std::vector<float>* stored = &m.weights.at(t.name);
-        t.fill = [stored](float* out) { std::copy(stored->begin(), stored->end(), out); };
-    }
-    write_model(m.path, m.config, make_synthetic_spm_vocabulary(m.config.vocab), tensors,
-                DType::F32, "prune-test");
-}
-
 // Zeroes column c of a rows x cols matrix stored row-major.
 void zero_col(std::vector<float>& w, int64_t cols, int64_t c) {
     for (size_t i = static_cast<size_t>(c); i < w.size(); i += static_cast<size_t>(cols)) w[i] = 0;
@@ -76,7 +65,7 @@ TEST_F(StructuredPruneTest, FfnChannelsThatWriteNothingGoFirst) {
     for (int l = 0; l < 2; ++l)
         for (int64_t c = 1; c < 128; c += 2)
             zero_col(m.weights.at(keys::block_tensor(l, keys::kFfnDown)), 128, c);
-    rewrite(m);
+    testing::write_test_model(m, DType::F32, "prune-test");
     for (bool calibrated : {false, true}) {
         StructuredPruneOptions o;
         o.unit = PruneUnit::Ffn;
@@ -102,7 +91,7 @@ TEST_F(StructuredPruneTest, AKvGroupThatWritesNothingGoesFirst) {
     for (int l = 0; l < 2; ++l)
         for (int64_t c = 16; c < 32; ++c)
             zero_col(m.weights.at(keys::block_tensor(l, keys::kAttnOutput)), 32, c);
-    rewrite(m);
+    testing::write_test_model(m, DType::F32, "prune-test");
     StructuredPruneOptions o;
     o.unit = PruneUnit::Heads;
     o.amount = 0.5;
@@ -122,7 +111,7 @@ TEST_F(StructuredPruneTest, ALayerThatWritesNothingGoesFirst) {
         std::vector<float>& w = m.weights.at(keys::block_tensor(1, t));
         std::fill(w.begin(), w.end(), 0.0f);
     }
-    rewrite(m);
+    testing::write_test_model(m, DType::F32, "prune-test");
     StructuredPruneOptions o;
     o.unit = PruneUnit::Layers;
     o.amount = 1.0 / 3;

@@ -30,6 +30,31 @@ struct TestModel {
     std::string path;
 };
 
+// Writes m.weights (as edited by a test) to m.path, stored as `type`.
+inline void write_test_model(const TestModel& m, DType type, const std::string& name) {
+    std::vector<ModelTensorSource> tensors = model_tensor_layout(m.config);
+    for (ModelTensorSource& t : tensors) {
+        const std::vector<float>* stored = &m.weights.at(t.name);
+        t.fill = [stored](float* out) { std::copy(stored->begin(), stored->end(), out); };
+    }
+    write_model(m.path, m.config, make_synthetic_spm_vocabulary(m.config.vocab), tensors, type,
+                name);
+}
+
+// ~900 words from a 14-word vocabulary in sentences of 12, drawn with `seed`: a text
+// long enough to calibrate a test model over several windows of its context.
+inline std::string random_words_text(uint32_t seed) {
+    std::string text;
+    const char* words[] = {"the", "model", "reads",   "every", "line", "of",   "text",
+                           "and", "small", "devices", "run",   "it",   "fast", "today"};
+    std::mt19937 rng(seed);
+    for (int i = 0; i < 900; ++i) {
+        text += words[rng() % 14];
+        text += i % 12 == 11 ? ".\n" : " ";
+    }
+    return text;
+}
+
 // Writes a model with weights ~ N(0, scale) and norms ~ 1 + N(0, 0.1), stored as `type`.
 inline TestModel make_test_model(const ModelConfig& config, DType type, const std::string& name,
                                  uint32_t seed = 7, float scale = 0.08f) {
@@ -37,18 +62,15 @@ inline TestModel make_test_model(const ModelConfig& config, DType type, const st
     m.config = config;
     m.path = temp_path(name);
     std::mt19937 rng(seed);
-    std::vector<ModelTensorSource> tensors = model_tensor_layout(config);
-    for (ModelTensorSource& t : tensors) {
+    for (const ModelTensorSource& t : model_tensor_layout(config)) {
         size_t n = 1;
         for (int64_t d : t.dims) n *= static_cast<size_t>(d);
         std::vector<float> v(n);
         std::normal_distribution<float> dist(0.0f, t.dims.size() == 1 ? 0.1f : scale);
         for (float& x : v) x = (t.dims.size() == 1 ? 1.0f : 0.0f) + dist(rng);
         m.weights[t.name] = v;
-        const std::vector<float>* stored = &m.weights[t.name];
-        t.fill = [stored](float* out) { std::copy(stored->begin(), stored->end(), out); };
     }
-    write_model(m.path, config, make_synthetic_spm_vocabulary(config.vocab), tensors, type, name);
+    write_test_model(m, type, name);
     return m;
 }
 
