@@ -25,9 +25,13 @@ ARM_CPUS ?= max cortex-a53
 
 .PHONY: setup setup-arm build test test-asan test-arm demo clean format
 
+# npm is only installed from Debian when no npm is on the PATH: a machine with nodejs from
+# elsewhere (NodeSource's package conflicts with Debian's npm) keeps its own.
 setup:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ] && [ "$$missing" != "npm" -o -z "$$(command -v npm)" ]; then \
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		if [ $$p = npm ] && command -v npm >/dev/null; then continue; fi; \
+		dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
 		$(SUDO) apt-get install -y --no-install-recommends $$missing || \
 		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $$missing; }; \
