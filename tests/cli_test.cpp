@@ -106,6 +106,27 @@ TEST_F(CliTest, BenchJson) {
     EXPECT_EQ(j["threads"], 2);
 }
 
+TEST_F(CliTest, ClusterWritesAModelThatRuns) {
+    const std::string f32 = temp_path("cli-f32.gguf"), clustered = temp_path("cli-c4.gguf");
+    ASSERT_EQ(run_cli("init --dim 64 --layers 2 --heads 4 --kv-heads 2 --ffn 128 --vocab 300 "
+                      "--ctx 64 --type f32 --seed 3 -o " +
+                      f32)
+                  .code,
+              0);
+    const CliResult r = run_cli("cluster " + f32 + " " + clustered + " --bits 4 --rate 3 -t 2");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("bits/weight"), std::string::npos) << r.out;
+    EXPECT_LT(std::filesystem::file_size(clustered), std::filesystem::file_size(f32) / 6);
+    const CliResult run = run_cli("run " + clustered + " -p 'the quick' -n 4 --temp 0");
+    EXPECT_EQ(run.code, 0) << run.err;
+    // The q8_0 model cannot be clustered, and --bits must be 1..8.
+    expect_one_error_line(run_cli("cluster " + *model_ + " " + temp_path("x.gguf")), "q8_0");
+    expect_one_error_line(run_cli("cluster " + f32 + " " + temp_path("x.gguf") + " --bits 9"),
+                          "--bits");
+    std::filesystem::remove(f32);
+    std::filesystem::remove(clustered);
+}
+
 TEST_F(CliTest, BadInputGivesOneClearLine) {
     expect_one_error_line(run_cli("run /nonexistent/model.gguf -p hi"), "/nonexistent/model.gguf");
     expect_one_error_line(run_cli("run " + *model_ + " -p hi -t 0"), "thread");

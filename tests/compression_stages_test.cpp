@@ -24,13 +24,36 @@ TEST(CompressionStages, ParsesEachKind) {
     // f16 keeps float weights, so pruning may follow it.
     EXPECT_EQ(parse_compression_stages("quantize:f16,prune:heads:0.5").size(), 2u);
     EXPECT_EQ(parse_compression_stages("prune:ffn:0.5,quantize:q6_k")[1].type, DType::Q6_K);
+    const auto c = parse_compression_stages("prune:ffn:0.5,cluster:5:2.75");
+    EXPECT_EQ(c[1].kind, StageKind::Cluster);
+    EXPECT_EQ(c[1].bits, 5);
+    EXPECT_DOUBLE_EQ(c[1].rate, 2.75);
+    EXPECT_DOUBLE_EQ(parse_compression_stages("cluster:4")[0].rate, 0.0);
 }
 
 TEST(CompressionStages, RefusesWhatCannotRun) {
-    for (const char* bad : {"", "cluster:4", "prune:0.5", "prune:ffn", "prune:neurons:0.5",
-                            "prune:ffn:1.5", "prune:ffn:x", "recover:0", "recover:2.5", "recover",
-                            "quantize:q5_9", "quantize:q5_k", "quantize:q4_0,prune:ffn:0.5",
-                            "quantize:q8_0,recover:10", "prune:ffn:0.5,,quantize:q8_0"}) {
+    for (const char* bad : {"",
+                            "cluster",
+                            "cluster:0",
+                            "cluster:9",
+                            "cluster:3.5",
+                            "cluster:4:4",
+                            "cluster:4:0",
+                            "cluster:4,quantize:q8_0",
+                            "quantize:q4_0,cluster:4",
+                            "prune:0.5",
+                            "prune:ffn",
+                            "prune:neurons:0.5",
+                            "prune:ffn:1.5",
+                            "prune:ffn:x",
+                            "recover:0",
+                            "recover:2.5",
+                            "recover",
+                            "quantize:q5_9",
+                            "quantize:q5_k",
+                            "quantize:q4_0,prune:ffn:0.5",
+                            "quantize:q8_0,recover:10",
+                            "prune:ffn:0.5,,quantize:q8_0"}) {
         try {
             parse_compression_stages(bad);
             ADD_FAILURE() << "accepted '" << bad << "'";

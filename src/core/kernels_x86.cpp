@@ -698,6 +698,71 @@ EDGELM_AVX2 void f16_to_float_avx2(const void* src, float* dst, int64_t n) {
     for (; i < n; ++i) dst[i] = f16(s[i]);
 }
 
+// Eight codebook entries for eight 4-bit indices (in int32 lanes): permutevar picks by
+// the low three bits from each half of the codebook, bit 3 (moved to the sign) chooses.
+EDGELM_AVX2 inline __m256 lookup16(__m256i i, __m256 lo, __m256 hi) {
+    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, i), _mm256_permutevar8x32_ps(hi, i),
+                            _mm256_castsi256_ps(_mm256_slli_epi32(i, 28)));
+}
+
+EDGELM_AVX2 float clustered4_dot_avx2(int64_t n, const uint8_t* idx, const float* cb,
+                                      const float* x) {
+    const __m256 lo = _mm256_loadu_ps(cb), hi = _mm256_loadu_ps(cb + 8);
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n; b += 32, idx += 16, x += 32) {
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(idx));
+        const __m128i first = _mm_and_si128(q, mask);                      // weights 0..15
+        const __m128i second = _mm_and_si128(_mm_srli_epi16(q, 4), mask);  // weights 16..31
+        acc0 = _mm256_fmadd_ps(lookup16(_mm256_cvtepu8_epi32(first), lo, hi), _mm256_loadu_ps(x),
+                               acc0);
+        acc1 = _mm256_fmadd_ps(lookup16(_mm256_cvtepu8_epi32(_mm_srli_si128(first, 8)), lo, hi),
+                               _mm256_loadu_ps(x + 8), acc1);
+        acc0 = _mm256_fmadd_ps(lookup16(_mm256_cvtepu8_epi32(second), lo, hi),
+                               _mm256_loadu_ps(x + 16), acc0);
+        acc1 = _mm256_fmadd_ps(lookup16(_mm256_cvtepu8_epi32(_mm_srli_si128(second, 8)), lo, hi),
+                               _mm256_loadu_ps(x + 24), acc1);
+    }
+    return hsum(_mm256_add_ps(acc0, acc1));
+}
+
+EDGELM_AVX2 float clustered32_dot_avx2(int64_t n, const uint8_t* idx, const float* cb,
+                                       const float* x) {
+    const __m256 c0 = _mm256_loadu_ps(cb), c1 = _mm256_loadu_ps(cb + 8);
+    const __m256 c2 = _mm256_loadu_ps(cb + 16), c3 = _mm256_loadu_ps(cb + 24);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(idx + i));
+        const __m256i j0 = _mm256_cvtepu8_epi32(q);
+        const __m256i j1 = _mm256_cvtepu8_epi32(_mm_srli_si128(q, 8));
+        // Bit 4 of the index picks the half of the codebook, as bit 3 picks within it.
+        const __m256 v0 = _mm256_blendv_ps(lookup16(j0, c0, c1), lookup16(j0, c2, c3),
+                                           _mm256_castsi256_ps(_mm256_slli_epi32(j0, 27)));
+        const __m256 v1 = _mm256_blendv_ps(lookup16(j1, c0, c1), lookup16(j1, c2, c3),
+                                           _mm256_castsi256_ps(_mm256_slli_epi32(j1, 27)));
+        acc0 = _mm256_fmadd_ps(v0, _mm256_loadu_ps(x + i), acc0);
+        acc1 = _mm256_fmadd_ps(v1, _mm256_loadu_ps(x + i + 8), acc1);
+    }
+    float sum = hsum(_mm256_add_ps(acc0, acc1));
+    for (; i < n; ++i) sum += cb[idx[i]] * x[i];
+    return sum;
+}
+
+EDGELM_AVX2 float clustered8_dot_avx2(int64_t n, const uint8_t* idx, const float* cb,
+                                      const float* x) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i j =
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(idx + i)));
+        acc = _mm256_fmadd_ps(_mm256_i32gather_ps(cb, j, 4), _mm256_loadu_ps(x + i), acc);
+    }
+    float sum = hsum(acc);
+    for (; i < n; ++i) sum += cb[idx[i]] * x[i];
+    return sum;
+}
+
 }  // namespace edgelm::x86
 
 #endif  // __x86_64__

@@ -65,5 +65,11 @@ float q4_k_dot_avx2(int64_t n, const void* row, const void* act);  // act: Q8_0 
 float q6_k_dot_avx2(int64_t n, const void* row, const void* act);  // act: Q8_0 blocks
 void q8_0_from_float_avx2(const float* src, void* dst, int64_t n);
 void f16_to_float_avx2(const void* src, float* dst, int64_t n);
+// Clustered weights (runtime/clustered_weights.h): sum of cb[idx[i]] * x[i]. 4-bit: n a
+// multiple of 32, Q4_0's nibble order, cb 16 floats; 8-bit: one byte per index.
+float clustered4_dot_avx2(int64_t n, const uint8_t* idx, const float* cb, const float* x);
+float clustered8_dot_avx2(int64_t n, const uint8_t* idx, const float* cb, const float* x);
+// Byte indices below 32, cb 32 floats: looked up in registers instead of gathered.
+float clustered32_dot_avx2(int64_t n, const uint8_t* idx, const float* cb, const float* x);
 
 }  // namespace edgelm::x86

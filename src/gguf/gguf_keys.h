@@ -67,6 +67,17 @@ inline constexpr const char* kFfnDown = "ffn_down.weight";
 // edgelm.*: cross-layer sharing (ModelConfig::n_blocks).
 inline constexpr const char* kSharedBlockCount = "edgelm.shared_block_count";
 
+// edgelm.*: a weight matrix stored clustered (`edgelm cluster`, runtime/clustered_weights.h):
+// key kClusteredPrefix + NAME holds its dims [cols, rows]; tensors NAME + kCodebookSuffix
+// (f16 centers, [k] or [k, rows]), NAME + kCodeLengthsSuffix (i8 Huffman code lengths, [k])
+// and NAME + kCodesSuffix (i8 Huffman bit stream) replace the tensor NAME; NAME +
+// kRowScalesSuffix (f16, [rows]), if present, multiplies each row.
+inline constexpr const char* kClusteredPrefix = "edgelm.clustered.";
+inline constexpr const char* kCodebookSuffix = ".codebook";
+inline constexpr const char* kCodeLengthsSuffix = ".code_lengths";
+inline constexpr const char* kCodesSuffix = ".codes";
+inline constexpr const char* kRowScalesSuffix = ".row_scales";
+
 inline std::string block_tensor(int layer, const char* name) {
     return "blk." + std::to_string(layer) + "." + name;
 }

@@ -11,7 +11,8 @@ namespace {
 
 [[noreturn]] void bad(const std::string& stage, const std::string& why) {
     throw ArgumentError("--stages: '" + stage + "': " + why +
-                        " (stages: prune:ffn|heads|layers:A, recover:STEPS, quantize:TYPE)");
+                        " (stages: prune:ffn|heads|layers:A, recover:STEPS, quantize:TYPE, "
+                        "cluster:BITS[:RATE])");
 }
 
 double parse_number(const std::string& stage, const std::string& text) {
@@ -25,7 +26,7 @@ double parse_number(const std::string& stage, const std::string& text) {
 
 std::vector<CompressionStage> parse_compression_stages(const std::string& spec) {
     std::vector<CompressionStage> stages;
-    bool quantized = false;
+    bool quantized = false, clustered = false;
     for (const std::string& text : split_fields(spec, ',')) {
         const std::vector<std::string> f = split_fields(text, ':');
         if (f.empty() || f[0].empty()) bad(text, "an empty stage");
@@ -57,15 +58,29 @@ std::vector<CompressionStage> parse_compression_stages(const std::string& spec) 
             if (!type || !type_traits(*type).from_float)
                 bad(text, "unknown or unwritable type '" + f[1] + "' (q8_0, q4_0, f16, bf16)");
             s.type = *type;
+        } else if (f[0] == "cluster") {
+            if (f.size() != 2 && f.size() != 3)
+                bad(text, "expected cluster:BITS or cluster:BITS:RATE");
+            s.kind = StageKind::Cluster;
+            const double bits = parse_number(text, f[1]);
+            if (bits < 1 || bits > 8 || bits != static_cast<double>(static_cast<int>(bits)))
+                bad(text, "the bits must be a whole number in 1..8");
+            s.bits = static_cast<int>(bits);
+            if (f.size() == 3) {
+                s.rate = parse_number(text, f[2]);
+                if (!(s.rate > 0 && s.rate < s.bits)) bad(text, "the rate must be in (0, BITS)");
+            }
         } else {
             bad(text, "unknown stage '" + f[0] + "'");
         }
+        if (clustered) bad(text, "comes after the cluster stage, which must be the last");
         if (quantized && s.kind != StageKind::Quantize)
             bad(text,
-                "comes after a quantize stage; prune and recover need float weights, so "
-                "put quantize last");
+                "comes after a quantize stage; prune, recover and cluster need float weights, "
+                "so put quantize last");
         quantized = quantized || (s.kind == StageKind::Quantize && s.type != DType::F32 &&
                                   s.type != DType::F16 && s.type != DType::BF16);
+        clustered = clustered || s.kind == StageKind::Cluster;
         stages.push_back(s);
     }
     if (stages.empty()) throw ArgumentError("--stages is empty");

@@ -3,6 +3,7 @@
 //   prune:ffn|heads|layers:A  structured pruning of the fraction A (src/quant/structured_prune.h)
 //   recover:STEPS             fine-tuning on --data (edgelm train --init-from)
 //   quantize:TYPE             q8_0, q4_0, f16, bf16 (GPTQ for q8_0/q4_0 with --calibration)
+//   cluster:BITS[:RATE]       k-means weight sharing, Huffman-coded (quant/cluster_model.h)
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,7 @@
 
 namespace edgelm {
 
-enum class StageKind { Prune, Recover, Quantize };
+enum class StageKind { Prune, Recover, Quantize, Cluster };
 
 struct CompressionStage {
     StageKind kind;
@@ -23,6 +24,8 @@ struct CompressionStage {
     double amount = 0;
     int64_t steps = 0;
     DType type = DType::F32;
+    int bits = 4;     // cluster
+    double rate = 0;  // cluster: target bits per weight of the indices, 0 = plain k-means
 };
 
 // Throws ArgumentError naming the stage for an unknown name, a bad value, an empty list, or

@@ -209,4 +209,24 @@ std::vector<uint8_t> gptq_quantize_with_factor(const float* w, int64_t rows, int
     return out;
 }
 
+void gptq_sweep(const float* w, int64_t rows, int64_t cols, const std::vector<double>& u,
+                const std::function<double(int64_t r, int64_t c, double x)>& round,
+                ThreadPool& pool) {
+    if (u.size() != static_cast<size_t>(cols * cols))
+        throw ArgumentError("GPTQ: a factor of the wrong size");
+    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+        std::vector<double> row(static_cast<size_t>(cols));
+        for (int64_t r = r0; r < r1; ++r) {
+            std::copy(w + r * cols, w + (r + 1) * cols, row.begin());
+            for (int64_t i = 0; i < cols; ++i) {
+                const double* ui = u.data() + i * cols;
+                const double err =
+                    (row[static_cast<size_t>(i)] - round(r, i, row[static_cast<size_t>(i)])) /
+                    ui[i];
+                for (int64_t j = i + 1; j < cols; ++j) row[static_cast<size_t>(j)] -= err * ui[j];
+            }
+        }
+    });
+}
+
 }  // namespace edgelm

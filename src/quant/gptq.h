@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/dtype.h"
@@ -44,5 +45,12 @@ std::vector<double> gptq_inverse_factor(const std::vector<double>& h, int64_t co
 std::vector<uint8_t> gptq_quantize_with_factor(const float* w, int64_t rows, int64_t cols,
                                                const std::vector<double>& u, DType type,
                                                ThreadPool& pool);
+
+// The GPTQ sweep with any scalar rounding rule, for codebooks (quant/weight_clustering.h):
+// round(r, c, x) stores weight (r, c), whose value after the updates so far is x, and
+// returns the value a reader decodes. Columns are visited in order; rows run in parallel.
+void gptq_sweep(const float* w, int64_t rows, int64_t cols, const std::vector<double>& u,
+                const std::function<double(int64_t r, int64_t c, double x)>& round,
+                ThreadPool& pool);
 
 }  // namespace edgelm

@@ -19,7 +19,12 @@ std::string shape_string(const std::vector<int64_t>& dims) {
 
 }  // namespace
 
-WeightMatrix Model::matrix(const std::string& name, int64_t rows, int64_t cols) const {
+WeightMatrix Model::matrix(const std::string& name, int64_t rows, int64_t cols) {
+    if (!file_->find_tensor(name) && is_clustered(*file_, name)) {
+        const auto [it, fresh] = clustered_.try_emplace(name);
+        if (!fresh) return it->second.view;  // a block shared by several layers
+        return load_clustered_matrix(*file_, name, rows, cols, it->second);
+    }
     const GgufTensor& t = file_->tensor(name);
     if (t.dims.size() != 2 || t.dims[0] != cols || t.dims[1] != rows)
         throw FormatError(file_->path() + ": tensor '" + name + "' has shape " +
@@ -27,9 +32,10 @@ WeightMatrix Model::matrix(const std::string& name, int64_t rows, int64_t cols) 
                           std::to_string(rows) + "]");
     const TypeTraits* tr = find_type_traits(t.type);
     if (!tr)
-        throw FormatError(file_->path() + ": tensor '" + name + "' has type " + dtype_name(t.type) +
-                          ", which the edgelm runtime does not run (f32, f16, bf16, q8_0, q4_0, q4_K, q6_K); "
-                          "requantize it with `edgelm quantize`");
+        throw FormatError(
+            file_->path() + ": tensor '" + name + "' has type " + dtype_name(t.type) +
+            ", which the edgelm runtime does not run (f32, f16, bf16, q8_0, q4_0, q4_K, q6_K); "
+            "requantize it with `edgelm quantize`");
     WeightMatrix m;
     m.traits = tr;
     m.rows = rows;

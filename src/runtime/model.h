@@ -2,11 +2,13 @@
 // Immutable after load; share it (std::shared_ptr<const Model>) between sessions.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "gguf/gguf_reader.h"
+#include "runtime/clustered_weights.h"
 #include "runtime/model_config.h"
 #include "runtime/row_groups.h"
 #include "runtime/weights.h"
@@ -38,7 +40,7 @@ class Model {
 
   private:
     Model() = default;
-    WeightMatrix matrix(const std::string& name, int64_t rows, int64_t cols) const;
+    WeightMatrix matrix(const std::string& name, int64_t rows, int64_t cols);
     const float* vector(const std::string& name, int64_t n);
     void group_weight_rows();
 
@@ -46,8 +48,9 @@ class Model {
     ModelConfig config_;
     std::unique_ptr<Tokenizer> tokenizer_;
     ModelWeights weights_;
-    std::vector<std::vector<float>> converted_;  // norms stored in a non-f32 type
-    WeightArena grouped_;                        // repacked weight matrices
+    std::vector<std::vector<float>> converted_;             // norms stored in a non-f32 type
+    WeightArena grouped_;                                   // repacked weight matrices
+    std::map<std::string, ClusteredMatrixData> clustered_;  // decoded clustered matrices
     uint64_t fingerprint_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include "gguf/gguf_keys.h"
 #include "gguf/gguf_reader.h"
 #include "gguf/gguf_writer.h"
+#include "runtime/clustered_weights.h"
 
 namespace edgelm {
 
@@ -107,11 +108,11 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
         f.fail_key(scaling_key, "rope scaling '" + scaling + "' is not supported (none, linear)");
     }
     // The vocabulary size comes from the embedding matrix, which every file has.
-    const GgufTensor& embd = f.tensor(keys::kTokenEmbd);
-    if (embd.dims.size() != 2)
-        throw FormatError(f.path() + ": tensor 'token_embd.weight' must be 2-D");
-    c.vocab = static_cast<int>(std::min<int64_t>(embd.dims[1], 1 << 30));
-    c.tied_output = f.find_tensor(keys::kOutput) == nullptr;
+    const auto embd = weight_dims(f, keys::kTokenEmbd);
+    if (!embd) throw FormatError(f.path() + ": missing tensor '" + keys::kTokenEmbd + "'");
+    if (embd->size() != 2) throw FormatError(f.path() + ": tensor 'token_embd.weight' must be 2-D");
+    c.vocab = static_cast<int>(std::min<int64_t>((*embd)[1], 1 << 30));
+    c.tied_output = !weight_dims(f, keys::kOutput);
     if (auto v = f.get_uint(keys::kSharedBlockCount)) {
         if (*v == 0 || *v > static_cast<uint64_t>(c.n_layers) || c.n_layers % *v != 0)
             f.fail_key(keys::kSharedBlockCount, "value " + std::to_string(*v) +

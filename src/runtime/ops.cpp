@@ -7,6 +7,7 @@
 #include "core/cpu_features.h"
 #include "core/kernels_arm.h"
 #include "core/kernels_x86.h"
+#include "runtime/clustered_weights.h"
 #include "runtime/row_groups.h"
 
 namespace edgelm {
@@ -236,6 +237,10 @@ void matmul_groups(const WeightMatrix& w, const ActivationRows& act, float* out,
 
 void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, int64_t out_stride,
                  int64_t r0, int64_t r1) {
+    if (w.codebook) {
+        matmul_clustered_rows(w, act, out, out_stride, r0, r1);
+        return;
+    }
     const TypeTraits& tr = *w.traits;
     // [r0, plain0): grouped rows, [plain0, r1): rows stored plain.
     const int64_t plain0 = std::max(r0, std::min(r1, w.grouped_rows));
@@ -261,6 +266,10 @@ void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, i
 }
 
 void matrix_row(float* out, const WeightMatrix& w, int64_t r) {
+    if (w.codebook) {
+        clustered_row_to_float(w, r, out);
+        return;
+    }
     if (r >= w.grouped_rows) {
         w.traits->to_float(w.row(r), out, w.cols);
         return;

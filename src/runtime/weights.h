@@ -20,6 +20,14 @@ struct WeightMatrix {
     uint64_t row_bytes = 0;
     const uint8_t* data = nullptr;
     int64_t grouped_rows = 0;
+    // Clustered matrices (runtime/clustered_weights.h): each row holds codebook indices
+    // and each weight is codebook[index] (of the row's own codebook when per-row, at
+    // codebook + r * codebook_stride). traits then only gives act_type (f32).
+    const float* codebook = nullptr;
+    int64_t codebook_stride = 0;        // 0: one codebook for the tensor
+    int index_bits = 0;                 // 4 or 8
+    int codebook_size = 0;              // entries of a codebook in memory: 16, 32 (padded) or k
+    const float* row_scales = nullptr;  // or each row's weights times its scale
 
     // Row r in plain layout; only for r >= grouped_rows (read_row() handles any row).
     const uint8_t* row(int64_t r) const { return data + static_cast<uint64_t>(r) * row_bytes; }

@@ -17,6 +17,7 @@
 #include "eval/model_comparison.h"
 #include "gguf/gguf_reader.h"
 #include "quant/calibration.h"
+#include "quant/cluster_model.h"
 #include "quant/compression_stages.h"
 #include "quant/quantize_model.h"
 #include "quant/structured_prune.h"
@@ -125,6 +126,16 @@ class StageRunner {
                 quantize_model(from, to, q);
                 break;
             }
+            case StageKind::Cluster: {
+                ClusterModelOptions c;
+                c.params.bits = s.bits;
+                c.params.rate = s.rate;
+                c.n_threads = o_.threads;
+                CalibrationStats stats = calibration(from);
+                if (!calibration_text_.empty()) c.calibration = &stats;
+                cluster_model(from, to, c);
+                break;
+            }
         }
     }
 
@@ -193,7 +204,8 @@ void add_compress(CLI::App& app) {
     sub->add_option("input", o->in, "Input GGUF model (f32 or f16)")->required();
     sub->add_option("-o,--out", o->out, "The final model")->required();
     sub->add_option("--stages", o->stages,
-                    "Comma-separated: prune:ffn|heads|layers:A, recover:STEPS, quantize:TYPE")
+                    "Comma-separated: prune:ffn|heads|layers:A, recover:STEPS, quantize:TYPE, "
+                    "cluster:BITS[:RATE]")
         ->required();
     sub->add_option("--eval", o->eval, "Held-out text for perplexity, KL and agreement")
         ->required();

@@ -19,6 +19,7 @@ void add_compare(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_quantize(CLI::App& app);
 void add_prune(CLI::App& app);
+void add_cluster(CLI::App& app);
 void add_compress(CLI::App& app);
 void add_tokenizer(CLI::App& app);  // tokenizer train
 void add_data(CLI::App& app);       // data prepare
