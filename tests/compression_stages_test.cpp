@@ -29,6 +29,9 @@ TEST(CompressionStages, ParsesEachKind) {
     EXPECT_EQ(c[1].bits, 5);
     EXPECT_DOUBLE_EQ(c[1].rate, 2.75);
     EXPECT_DOUBLE_EQ(parse_compression_stages("cluster:4")[0].rate, 0.0);
+    const auto u = parse_compression_stages("prune:0.5,recover:10,cluster:4");
+    EXPECT_TRUE(u[0].unstructured);
+    EXPECT_DOUBLE_EQ(u[0].amount, 0.5);
 }
 
 TEST(CompressionStages, RefusesWhatCannotRun) {
@@ -41,7 +44,7 @@ TEST(CompressionStages, RefusesWhatCannotRun) {
                             "cluster:4:0",
                             "cluster:4,quantize:q8_0",
                             "quantize:q4_0,cluster:4",
-                            "prune:0.5",
+
                             "prune:ffn",
                             "prune:neurons:0.5",
                             "prune:ffn:1.5",

@@ -15,6 +15,7 @@
 
 #include "cli_test_support.h"
 #include "data_test_support.h"
+#include "gguf/gguf_keys.h"
 #include "gguf/gguf_reader.h"
 #include "runtime/model.h"
 
@@ -259,6 +260,31 @@ TEST_F(TrainCliTest, PruneRecoverWinsBackWhatPruningCost) {
     expect_one_error_line(run_cli("prune " + base + " " + *dir_ +
                                   "/x.gguf --structured ffn --amount 0.5 --recover 5"),
                           "--data");
+}
+
+TEST_F(TrainCliTest, UnstructuredPruningSurvivesRecovery) {
+    const std::string base = *dir_ + "/sparse-base.gguf", out = *dir_ + "/sparse.gguf";
+    ASSERT_EQ(run_cli("train --data " + shards() + " -o " + run_dir("sparse-base") + " " + kShape +
+                      "--steps 20 --export " + base)
+                  .code,
+              0);
+    const CliResult r =
+        run_cli("prune " + base + " " + out + " --sparsity 0.5 --recover 10 --data " + shards() +
+                " --recover-lr 2e-3 -t 1");
+    ASSERT_EQ(r.code, 0) << r.err;
+    GgufFile f(out);
+    int64_t zeros = 0, n = 0;
+    for (const GgufTensor& t : f.tensors()) {
+        if (t.dims.size() != 2 || t.name == keys::kTokenEmbd || t.name == keys::kOutput) continue;
+        std::vector<float> v(static_cast<size_t>(t.n_elements));
+        type_traits(t.type).to_float(t.data, v.data(), t.n_elements);
+        for (float x : v) zeros += x == 0.0f;
+        n += t.n_elements;
+    }
+    EXPECT_GE(double(zeros) / n, 0.5);  // the recovery kept them (--keep-pruned)
+    expect_one_error_line(run_cli("prune " + base + " " + *dir_ + "/x.gguf --sparsity 1.5"),
+                          "sparsity");
+    expect_one_error_line(run_cli("prune " + base + " " + *dir_ + "/x.gguf"), "--sparsity");
 }
 
 TEST_F(TrainCliTest, CompressRunsTheStagesAndTheReportRendersInChromium) {

@@ -10,9 +10,10 @@ namespace edgelm {
 namespace {
 
 [[noreturn]] void bad(const std::string& stage, const std::string& why) {
-    throw ArgumentError("--stages: '" + stage + "': " + why +
-                        " (stages: prune:ffn|heads|layers:A, recover:STEPS, quantize:TYPE, "
-                        "cluster:BITS[:RATE])");
+    throw ArgumentError(
+        "--stages: '" + stage + "': " + why +
+        " (stages: prune:S, prune:ffn|heads|layers:A, recover:STEPS, quantize:TYPE, "
+        "cluster:BITS[:RATE])");
 }
 
 double parse_number(const std::string& stage, const std::string& text) {
@@ -32,18 +33,20 @@ std::vector<CompressionStage> parse_compression_stages(const std::string& spec) 
         if (f.empty() || f[0].empty()) bad(text, "an empty stage");
         CompressionStage s{StageKind::Prune, text};
         if (f[0] == "prune") {
-            if (f.size() == 2)
-                bad(text,
-                    "unstructured pruning is not available yet; name what to remove: "
-                    "prune:ffn:A, prune:heads:A or prune:layers:A");
-            if (f.size() != 3) bad(text, "expected prune:ffn|heads|layers:A");
-            try {
-                s.unit = parse_prune_unit(f[1]);
-            } catch (const ArgumentError& e) {
-                bad(text, e.what());
+            if (f.size() == 2) {  // unstructured: prune:S
+                s.unstructured = true;
+                s.amount = parse_number(text, f[1]);
+                if (!(s.amount >= 0 && s.amount < 1)) bad(text, "the sparsity must be in [0, 1)");
+            } else {
+                if (f.size() != 3) bad(text, "expected prune:S or prune:ffn|heads|layers:A");
+                try {
+                    s.unit = parse_prune_unit(f[1]);
+                } catch (const ArgumentError& e) {
+                    bad(text, e.what());
+                }
+                s.amount = parse_number(text, f[2]);
+                if (!(s.amount > 0 && s.amount < 1)) bad(text, "the amount must be in (0, 1)");
             }
-            s.amount = parse_number(text, f[2]);
-            if (!(s.amount > 0 && s.amount < 1)) bad(text, "the amount must be in (0, 1)");
         } else if (f[0] == "recover") {
             if (f.size() != 2) bad(text, "expected recover:STEPS");
             s.kind = StageKind::Recover;

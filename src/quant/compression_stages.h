@@ -1,9 +1,11 @@
 // The stages of `edgelm compress --stages "prune:ffn:0.5,recover:300,quantize:q4_0"`:
 // each reads the model the previous one wrote.
-//   prune:ffn|heads|layers:A  structured pruning of the fraction A (src/quant/structured_prune.h)
-//   recover:STEPS             fine-tuning on --data (edgelm train --init-from)
-//   quantize:TYPE             q8_0, q4_0, f16, bf16 (GPTQ for q8_0/q4_0 with --calibration)
-//   cluster:BITS[:RATE]       k-means weight sharing, Huffman-coded (quant/cluster_model.h)
+//   prune:S                   unstructured magnitude pruning to sparsity S
+//   (quant/magnitude_prune.h) prune:ffn|heads|layers:A  structured pruning of the fraction A
+//   (src/quant/structured_prune.h) recover:STEPS             fine-tuning on --data (edgelm train
+//   --init-from --keep-pruned) quantize:TYPE             q8_0, q4_0, f16, bf16 (GPTQ for q8_0/q4_0
+//   with --calibration) cluster:BITS[:RATE]       k-means weight sharing, Huffman-coded
+//   (quant/cluster_model.h)
 #pragma once
 
 #include <cstdint>
@@ -21,6 +23,7 @@ struct CompressionStage {
     StageKind kind;
     std::string spec;  // as written, e.g. "prune:ffn:0.5"
     PruneUnit unit = PruneUnit::Ffn;
+    bool unstructured = false;  // prune:S (amount = S)
     double amount = 0;
     int64_t steps = 0;
     DType type = DType::F32;

@@ -36,6 +36,8 @@ struct TrainOptions {
     // the data's tokenizer); "" = random initialisation.
     std::string init_from;
     int shared_blocks = 0;  // --share-layers: distinct blocks (0 = none shared)
+    // Weight matrices' exact zeros (an unstructured-pruned --init-from) stay zero.
+    bool keep_pruned = false;
 
     int batch_size = 16;  // sequences per optimizer step (global, over all processes)
     int grad_accum = 1;   // micro-batches per step: each is batch_size / grad_accum rows

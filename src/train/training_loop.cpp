@@ -304,6 +304,25 @@ TrainResult run_training(const TrainOptions& o) {
     }
     std::vector<torch::Tensor> params = model->parameters();
     dp.broadcast(params);  // one initial state everywhere, whatever the seed did
+    // --keep-pruned: the weight matrices' exact zeros (unstructured pruning) stay zero. The
+    // masks come from the weights as loaded, so a resumed run finds the same ones.
+    std::vector<std::pair<torch::Tensor, torch::Tensor>> pruned_masks;
+    if (o.keep_pruned) {
+        torch::NoGradGuard no_grad;
+        int64_t zeros = 0, total = 0;
+        for (const torch::Tensor& p : params) {
+            if (p.dim() != 2) continue;
+            torch::Tensor mask = (p != 0).to(p.scalar_type());
+            const int64_t z = p.numel() - mask.sum().item<int64_t>();
+            if (z == 0) continue;
+            zeros += z;
+            total += p.numel();
+            pruned_masks.emplace_back(p, std::move(mask));
+        }
+        if (main_process && !o.quiet)
+            std::fprintf(stderr, "keeping %lld pruned weights at zero (%zu matrices)\n",
+                         static_cast<long long>(zeros), pruned_masks.size());
+    }
 
     MetricsLog metrics((fs::path(o.out_dir) / "metrics.jsonl").string(), meta.step, main_process);
 
@@ -415,6 +434,10 @@ TrainResult run_training(const TrainOptions& o) {
         double grad_norm = 0;
         if (o.grad_clip > 0) grad_norm = torch::nn::utils::clip_grad_norm_(params, o.grad_clip);
         optimizer.step();
+        if (!pruned_masks.empty()) {
+            torch::NoGradGuard no_grad;
+            for (auto& [p, mask] : pruned_masks) p.mul_(mask);
+        }
         if (!std::isfinite(step_loss))
             throw Error("training diverged at step " + std::to_string(step) +
                         " (loss is not finite); lower --lr or raise --warmup");

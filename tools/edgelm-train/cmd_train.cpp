@@ -232,6 +232,8 @@ void add_train(CLI::App& app) {
     sub->add_option("--init-from", t.init_from,
                     "Start from this GGUF model's weights and shape (no shape flags): continue "
                     "training it, or recover a pruned model");
+    sub->add_flag("--keep-pruned", t.keep_pruned,
+                  "Weight matrices' exact zeros (from `edgelm prune --sparsity`) stay zero");
     sub->add_option("--dim", o->dim, "Embedding width")->capture_default_str();
     sub->add_option("--layers", o->layers, "Decoder layers")->capture_default_str();
     sub->add_option("--heads", o->heads, "Attention heads")->capture_default_str();

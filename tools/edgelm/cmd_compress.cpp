@@ -19,6 +19,7 @@
 #include "quant/calibration.h"
 #include "quant/cluster_model.h"
 #include "quant/compression_stages.h"
+#include "quant/magnitude_prune.h"
 #include "quant/quantize_model.h"
 #include "quant/structured_prune.h"
 #include "runtime/model.h"
@@ -98,6 +99,12 @@ class StageRunner {
         std::fprintf(stderr, "== %s\n", s.spec.c_str());
         switch (s.kind) {
             case StageKind::Prune: {
+                if (s.unstructured) {
+                    MagnitudePruneOptions m;
+                    m.sparsity = s.amount;
+                    prune_magnitude(from, to, m);
+                    break;
+                }
                 StructuredPruneOptions p;
                 p.unit = s.unit;
                 p.amount = s.amount;
@@ -107,12 +114,27 @@ class StageRunner {
                 break;
             }
             case StageKind::Recover: {
-                const int status = run_trainer(
-                    "train",
-                    {"--init-from", from, "--data", o_.data, "-o", to + ".run", "--steps",
-                     std::to_string(s.steps), "--lr", std::to_string(o_.recover_lr), "--warmup",
-                     std::to_string(std::min<int64_t>(20, s.steps / 10)), "--eval-every", "0", "-t",
-                     std::to_string(o_.threads), "-q", "--export", to});
+                const int status =
+                    run_trainer("train", {"--init-from",
+                                          from,
+                                          "--keep-pruned",
+                                          "--data",
+                                          o_.data,
+                                          "-o",
+                                          to + ".run",
+                                          "--steps",
+                                          std::to_string(s.steps),
+                                          "--lr",
+                                          std::to_string(o_.recover_lr),
+                                          "--warmup",
+                                          std::to_string(std::min<int64_t>(20, s.steps / 10)),
+                                          "--eval-every",
+                                          "0",
+                                          "-t",
+                                          std::to_string(o_.threads),
+                                          "-q",
+                                          "--export",
+                                          to});
                 if (status != 0)
                     throw Error("stage " + s.spec + ": training failed (exit status " +
                                 std::to_string(status) + "); stage files are in " + work_dir);
@@ -203,9 +225,10 @@ void add_compress(CLI::App& app) {
         "compress", "Run compression stages in order and report what each cost and bought");
     sub->add_option("input", o->in, "Input GGUF model (f32 or f16)")->required();
     sub->add_option("-o,--out", o->out, "The final model")->required();
-    sub->add_option("--stages", o->stages,
-                    "Comma-separated: prune:ffn|heads|layers:A, recover:STEPS, quantize:TYPE, "
-                    "cluster:BITS[:RATE]")
+    sub->add_option(
+           "--stages", o->stages,
+           "Comma-separated: prune:S, prune:ffn|heads|layers:A, recover:STEPS, quantize:TYPE, "
+           "cluster:BITS[:RATE]")
         ->required();
     sub->add_option("--eval", o->eval, "Held-out text for perplexity, KL and agreement")
         ->required();

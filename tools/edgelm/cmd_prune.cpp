@@ -1,15 +1,18 @@
-// edgelm prune IN OUT --structured heads|ffn|layers --amount A [--calibration TEXT]
-// [--recover STEPS --data SHARDS]: removes the least important heads, channels or layers,
-// writes a smaller dense model and optionally fine-tunes it to win back quality.
+// edgelm prune IN OUT --sparsity S | --structured heads|ffn|layers --amount A
+// [--calibration TEXT] [--recover STEPS --data SHARDS]: zeros the smallest weights, or
+// removes the least important heads, channels or layers (a smaller dense model), and
+// optionally fine-tunes the result to win back quality.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "commands.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "quant/calibration.h"
+#include "quant/magnitude_prune.h"
 #include "quant/structured_prune.h"
 #include "runtime/model.h"
 
@@ -20,6 +23,8 @@ namespace {
 struct PruneCliOptions {
     std::string in, out, unit, calibration, data, recover_dir;
     double amount = 0, recover_lr = 3e-4;
+    std::optional<double> sparsity;
+    bool per_tensor = false, embeddings = false;
     int64_t recover_steps = 0;
     int64_t calibration_tokens = 8192;
     int threads = default_threads();
@@ -31,7 +36,56 @@ std::string shape(const ModelConfig& c) {
            std::to_string(c.n_params()) + " parameters";
 }
 
+void prune_structured_and_report(const PruneCliOptions& o, const std::string& pruned);
+
 void run_prune(const PruneCliOptions& o) {
+    if (o.unit.empty() == !o.sparsity)
+        throw ArgumentError(
+            "prune: give either --sparsity S (unstructured) or --structured heads|ffn|layers "
+            "--amount A");
+    if (o.recover_steps < 0) throw ArgumentError("--recover must be >= 0 steps");
+    if (o.recover_steps > 0 && o.data.empty())
+        throw ArgumentError(
+            "--recover needs --data SHARDS (from `edgelm data prepare` with the "
+            "model's tokenizer)");
+    // With recovery the pruned model is an intermediate: the trainer starts from it and
+    // exports the recovered model to OUT.
+    const std::string pruned = o.recover_steps > 0 ? o.out + ".pruned.gguf" : o.out;
+    if (o.sparsity) {
+        MagnitudePruneOptions m;
+        m.sparsity = *o.sparsity;
+        m.per_tensor = o.per_tensor;
+        m.embeddings = o.embeddings;
+        const MagnitudePruneReport r = prune_magnitude(o.in, pruned, m);
+        int64_t zeros = 0, n = 0;
+        for (const auto& t : r.tensors) {
+            zeros += t.zeros;
+            n += t.n;
+        }
+        std::printf("wrote %s: %.1f %% of %lld weights in %zu matrices are zero (%s threshold)\n",
+                    pruned.c_str(), 100.0 * static_cast<double>(zeros) / static_cast<double>(n),
+                    static_cast<long long>(n), r.tensors.size(),
+                    o.per_tensor ? "per-matrix" : "global");
+    } else {
+        prune_structured_and_report(o, pruned);
+    }
+    if (o.recover_steps == 0) return;
+    const std::string run_dir = o.recover_dir.empty() ? o.out + ".recover" : o.recover_dir;
+    std::printf("recovering: %lld training steps from %s (run directory %s)\n",
+                static_cast<long long>(o.recover_steps), pruned.c_str(), run_dir.c_str());
+    const int status = run_trainer(
+        "train", {"--init-from", pruned, "--keep-pruned", "--data", o.data, "-o", run_dir,
+                  "--steps", std::to_string(o.recover_steps), "--lr", std::to_string(o.recover_lr),
+                  "--warmup", std::to_string(std::min<int64_t>(20, o.recover_steps / 10)),
+                  "--eval-every", "0", "-t", std::to_string(o.threads), "--export", o.out});
+    if (status != 0)
+        throw Error("recovery training failed (exit status " + std::to_string(status) +
+                    "); the pruned model without recovery is " + pruned);
+    std::filesystem::remove(pruned);
+    std::printf("wrote %s (pruned and recovered)\n", o.out.c_str());
+}
+
+void prune_structured_and_report(const PruneCliOptions& o, const std::string& pruned) {
     StructuredPruneOptions p;
     p.unit = parse_prune_unit(o.unit);
     p.amount = o.amount;
@@ -43,14 +97,6 @@ void run_prune(const PruneCliOptions& o) {
         stats = collect_calibration_stats(Model::load(o.in), read_text_file(o.calibration), cp);
         p.calibration = &stats;
     }
-    if (o.recover_steps < 0) throw ArgumentError("--recover must be >= 0 steps");
-    if (o.recover_steps > 0 && o.data.empty())
-        throw ArgumentError(
-            "--recover needs --data SHARDS (from `edgelm data prepare` with the "
-            "model's tokenizer)");
-    // With recovery the pruned model is an intermediate: the trainer starts from it and
-    // exports the recovered model to OUT.
-    const std::string pruned = o.recover_steps > 0 ? o.out + ".pruned.gguf" : o.out;
     const StructuredPruneReport r = prune_structured(o.in, pruned, p);
     std::printf("before: %s\nafter:  %s\n", shape(r.before).c_str(), shape(r.after).c_str());
     if (!r.removed_layers.empty()) {
@@ -61,20 +107,6 @@ void run_prune(const PruneCliOptions& o) {
     std::printf("wrote %s: %s -> %s (ranked by %s)\n", pruned.c_str(),
                 human_bytes(r.size_in).c_str(), human_bytes(r.size_out).c_str(),
                 p.calibration ? "activations on the calibration text" : "weight magnitude");
-    if (o.recover_steps == 0) return;
-    const std::string run_dir = o.recover_dir.empty() ? o.out + ".recover" : o.recover_dir;
-    std::printf("recovering: %lld training steps from %s (run directory %s)\n",
-                static_cast<long long>(o.recover_steps), pruned.c_str(), run_dir.c_str());
-    const int status = run_trainer(
-        "train", {"--init-from", pruned, "--data", o.data, "-o", run_dir, "--steps",
-                  std::to_string(o.recover_steps), "--lr", std::to_string(o.recover_lr), "--warmup",
-                  std::to_string(std::min<int64_t>(20, o.recover_steps / 10)), "--eval-every", "0",
-                  "-t", std::to_string(o.threads), "--export", o.out});
-    if (status != 0)
-        throw Error("recovery training failed (exit status " + std::to_string(status) +
-                    "); the pruned model without recovery is " + pruned);
-    std::filesystem::remove(pruned);
-    std::printf("wrote %s (pruned and recovered)\n", o.out.c_str());
 }
 
 }  // namespace
@@ -83,12 +115,21 @@ void add_prune(CLI::App& app) {
     auto o = std::make_shared<PruneCliOptions>();
     CLI::App* sub = app.add_subcommand(
         "prune",
-        "Remove the least important heads, FFN channels or layers (a smaller dense model)");
+        "Zero the smallest weights (--sparsity), or remove the least important heads, FFN "
+        "channels or layers (--structured: a smaller dense model)");
     sub->add_option("input", o->in, "Input GGUF model (f32/f16/bf16: prune before quantizing)")
         ->required();
     sub->add_option("output", o->out, "Output GGUF model")->required();
-    sub->add_option("--structured", o->unit, "What to remove: heads, ffn or layers")->required();
-    sub->add_option("--amount", o->amount, "Fraction of them to remove, in (0, 1)")->required();
+    sub->add_option("--sparsity", o->sparsity,
+                    "Unstructured: set this fraction of the weights, those of least magnitude, "
+                    "to zero, in [0, 1)");
+    sub->add_flag("--per-tensor", o->per_tensor,
+                  "With --sparsity: the fraction in every matrix (default: one global "
+                  "threshold)");
+    sub->add_flag("--embeddings", o->embeddings,
+                  "With --sparsity: prune token_embd/output too (left whole by default)");
+    sub->add_option("--structured", o->unit, "What to remove: heads, ffn or layers");
+    sub->add_option("--amount", o->amount, "With --structured: fraction to remove, in (0, 1)");
     sub->add_option("--calibration", o->calibration,
                     "Text of the target domain: rank by activations on it instead of by weight "
                     "magnitude");
