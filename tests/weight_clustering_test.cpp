@@ -223,7 +223,8 @@ TEST(WeightClustering, GptqIndicesLowerTheOutputError) {
     const std::vector<double> u = gptq_inverse_factor(h, cols, GptqParams{});
     ThreadPool pool(2);
     const ClusteredTensor nearest = cluster_weights(w.data(), rows, cols, p);
-    const ClusteredTensor gptq = cluster_weights(w.data(), rows, cols, p, &u, &pool);
+    const ClusteredTensor gptq =
+        cluster_weights(w.data(), rows, cols, p, {.gptq_factor = &u, .pool = &pool});
     EXPECT_EQ(gptq.codebook, nearest.codebook);  // same centers, other indices
     EXPECT_LT(output_error(gptq), 0.8 * output_error(nearest));
 }
@@ -283,7 +284,10 @@ void expect_runs_as_its_values(const ClusterParams& params, const std::string& t
                              "csrc-" + tag + ".gguf");
     const std::string before = file_bytes(m.path);
     const std::string out = temp_path("clustered-" + tag + ".gguf");
-    const ClusterReport r = cluster_model(m.path, out, {params, 2});
+    ClusterModelOptions options;
+    options.params = params;
+    options.n_threads = 2;
+    const ClusterReport r = cluster_model(m.path, out, options);
     EXPECT_EQ(file_bytes(m.path), before);
     if (!params.per_row) {
         EXPECT_LT(r.size_out, r.size_in / 3);  // from f16, with 16 KiB of vocabulary
@@ -324,6 +328,40 @@ TEST(ClusteredModel, RunsWithTheLogitsOfItsValues) {
     expect_runs_as_its_values({.bits = 4}, "b4");
     expect_runs_as_its_values({.bits = 4, .rate = 2.5}, "b4r");
     expect_runs_as_its_values({.bits = 6, .per_row = true}, "b6row");
+}
+
+TEST(ClusteredModel, SkipAndTensorRatesApplyToTheirMatches) {
+    auto m =
+        make_test_model(tiny_config(64, 1, 4, 2, 96, 300, 32, false), DType::F32, "crules.gguf");
+    ClusterModelOptions o;
+    o.params.rate = 2.0;
+    o.skip = {"output.weight"};
+    o.tensor_rates = {{"blk.*.ffn_*", 3.5}, {"blk.0.ffn_up.weight", 1.0}, {"token_embd*", 0}};
+    const std::string out = temp_path("crules-out.gguf");
+    const ClusterReport r = cluster_model(m.path, out, o);
+    for (const TensorClusterReport& t : r.tensors) {
+        EXPECT_NE(t.name, "output.weight");
+        if (t.name.find("ffn_") != std::string::npos) {
+            EXPECT_GT(t.entropy, 3.3) << t.name;  // the first matching rule wins
+            EXPECT_LE(t.entropy, 3.5 + 1e-6) << t.name;
+        } else if (t.name == "token_embd.weight") {
+            EXPECT_GT(t.entropy, 3.6);  // plain k-means
+        } else {
+            EXPECT_LE(t.entropy, 2.0 + 1e-6) << t.name;
+        }
+    }
+    GgufFile f(out);
+    EXPECT_EQ(f.tensor("output.weight").type, DType::F32);
+    Session s(Model::load(out), {0, 1, {}});
+    EXPECT_EQ(s.eval(std::vector<TokenId>{1, 2}).size(), 300u);
+    o.tensor_rates = {{"nothing*", 3}};
+    EXPECT_THROW(cluster_model(m.path, temp_path("crules-x.gguf"), o), ArgumentError);
+    o.tensor_rates.clear();
+    o.skip = {"nothing*"};
+    EXPECT_THROW(cluster_model(m.path, temp_path("crules-x.gguf"), o), ArgumentError);
+    EXPECT_THROW(parse_tensor_rate("token_embd.weight"), ArgumentError);
+    EXPECT_THROW(parse_tensor_rate("x=abc"), ArgumentError);
+    EXPECT_EQ(parse_tensor_rate("a=b=3.5"), (std::pair<std::string, double>{"a=b", 3.5}));
 }
 
 TEST(ClusteredModel, RefusesQuantizedInputAndDamagedFiles) {

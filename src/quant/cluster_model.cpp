@@ -1,6 +1,10 @@
 #include "quant/cluster_model.h"
 
+#include <fnmatch.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -32,13 +36,12 @@ bool is_float(DType t) {
 }
 
 EncodedTensor encode(const GgufTensor& t, const ClusterParams& params,
-                     const std::vector<double>* gptq_factor, ThreadPool* pool,
-                     TensorClusterReport& rep) {
+                     const ClusterCalibration& calibration, TensorClusterReport& rep) {
     const int64_t cols = t.dims[0], rows = t.n_elements / cols;
     std::vector<float> values(static_cast<size_t>(t.n_elements));
     type_traits(t.type).to_float(t.data, values.data(), t.n_elements);
-    const ClusteredTensor c = cluster_weights(values.data(), rows, cols, params, gptq_factor, pool);
-    rep.gptq = gptq_factor != nullptr;
+    const ClusteredTensor c = cluster_weights(values.data(), rows, cols, params, calibration);
+    rep.gptq = calibration.gptq_factor != nullptr;
     const std::vector<uint64_t> counts = index_counts(c);
     EncodedTensor e;
     e.dims = {cols, rows};
@@ -79,6 +82,17 @@ EncodedTensor encode(const GgufTensor& t, const ClusterParams& params,
 
 }  // namespace
 
+std::pair<std::string, double> parse_tensor_rate(const std::string& rule) {
+    const size_t eq = rule.rfind('=');
+    char* end = nullptr;
+    const double rate = eq == std::string::npos ? 0 : std::strtod(rule.c_str() + eq + 1, &end);
+    if (eq == std::string::npos || eq == 0 || eq + 1 == rule.size() || *end != '\0' || !(rate >= 0))
+        throw ArgumentError("--tensor-rate '" + rule +
+                            "': expected GLOB=RATE with RATE >= 0 bits per weight, e.g. "
+                            "token_embd.weight=3.5");
+    return {rule.substr(0, eq), rate};
+}
+
 ClusterReport cluster_model(const std::string& in_path, const std::string& out_path,
                             const ClusterModelOptions& options) {
     if (std::filesystem::exists(out_path) && std::filesystem::exists(in_path) &&
@@ -89,14 +103,44 @@ ClusterReport cluster_model(const std::string& in_path, const std::string& out_p
         if (key.rfind(keys::kClusteredPrefix, 0) == 0)
             throw ArgumentError(in_path + " is already clustered; cluster the float model");
     std::vector<const GgufTensor*> matrices;
+    std::vector<bool> skip_used(options.skip.size(), false);
+    const auto skipped = [&](const std::string& name) {
+        for (size_t i = 0; i < options.skip.size(); ++i)
+            if (fnmatch(options.skip[i].c_str(), name.c_str(), 0) == 0) {
+                skip_used[i] = true;
+                return true;
+            }
+        return false;
+    };
     for (const GgufTensor& t : in.tensors()) {
-        if (t.dims.size() != 2) continue;
+        if (t.dims.size() != 2 || skipped(t.name)) continue;
         if (!is_float(t.type))
             throw ArgumentError(in_path + ": tensor '" + t.name + "' is " + dtype_name(t.type) +
                                 "; clustering needs the float weights (f32, f16 or bf16): "
                                 "cluster the model before quantizing it");
         matrices.push_back(&t);
     }
+    // Each matrix's parameters: the first --tensor-rate rule that matches sets its rate.
+    std::vector<ClusterParams> params(matrices.size(), options.params);
+    std::vector<bool> rate_used(options.tensor_rates.size(), false);
+    for (size_t i = 0; i < matrices.size(); ++i) {
+        bool decided = false;
+        for (size_t j = 0; j < options.tensor_rates.size(); ++j) {
+            if (fnmatch(options.tensor_rates[j].first.c_str(), matrices[i]->name.c_str(), 0) != 0)
+                continue;
+            rate_used[j] = true;
+            if (!decided) params[i].rate = options.tensor_rates[j].second;
+            decided = true;
+        }
+    }
+    for (size_t j = 0; j < options.tensor_rates.size(); ++j)
+        if (!rate_used[j])
+            throw ArgumentError("--tensor-rate '" + options.tensor_rates[j].first +
+                                "' matches no clustered matrix of " + in_path);
+    for (size_t i = 0; i < options.skip.size(); ++i)
+        if (!skip_used[i])
+            throw ArgumentError("--skip '" + options.skip[i] + "' matches no matrix of " + in_path +
+                                "; `edgelm inspect` lists the tensor names");
     std::vector<EncodedTensor> encoded(matrices.size());
     ClusterReport report;
     report.tensors.resize(matrices.size());
@@ -105,27 +149,41 @@ ClusterReport cluster_model(const std::string& in_path, const std::string& out_p
         pool.parallel_for(static_cast<int64_t>(matrices.size()), [&](int64_t b, int64_t e) {
             for (int64_t i = b; i < e; ++i) {
                 const size_t at = static_cast<size_t>(i);
-                encoded[at] =
-                    encode(*matrices[at], options.params, nullptr, nullptr, report.tensors[at]);
+                encoded[at] = encode(*matrices[at], params[at], {}, report.tensors[at]);
             }
         });
     } else {  // one tensor at a time, its rows split over the threads
-        std::map<const std::vector<double>*, std::vector<double>> factors;
+        // Per calibration input (shared by q/k/v and by gate/up): its energies and factor.
+        std::map<const std::vector<double>*, std::pair<std::vector<float>, std::vector<double>>>
+            per_input;
         for (size_t i = 0; i < matrices.size(); ++i) {
             const GgufTensor& t = *matrices[i];
-            const std::vector<double>* factor = nullptr;
+            const int64_t cols = t.dims[0];
+            ClusterCalibration cal;
+            cal.pool = &pool;
             const auto it = options.calibration->inputs.find(t.name);
             if (it != options.calibration->inputs.end() && it->second &&
-                it->second->size() == static_cast<size_t>(t.dims[0] * t.dims[0])) {
-                auto f = factors.find(it->second.get());
-                if (f == factors.end())
-                    f = factors
-                            .emplace(it->second.get(),
-                                     gptq_inverse_factor(*it->second, t.dims[0], GptqParams{}))
+                it->second->size() == static_cast<size_t>(cols * cols)) {
+                const std::vector<double>& h = *it->second;
+                auto f = per_input.find(&h);
+                if (f == per_input.end()) {
+                    std::vector<float> energy(static_cast<size_t>(cols));
+                    double mean = 0;
+                    for (int64_t c = 0; c < cols; ++c) mean += h[static_cast<size_t>(c * cols + c)];
+                    mean = mean > 0 ? mean / static_cast<double>(cols) : 1.0;
+                    // Relative to the mean, floored so no channel counts for nothing.
+                    for (int64_t c = 0; c < cols; ++c)
+                        energy[static_cast<size_t>(c)] = static_cast<float>(
+                            std::max(h[static_cast<size_t>(c * cols + c)] / mean, 1e-3));
+                    f = per_input
+                            .emplace(&h, std::make_pair(std::move(energy),
+                                                        gptq_inverse_factor(h, cols, GptqParams{})))
                             .first;
-                factor = &f->second;
+                }
+                cal.input_energy = &f->second.first;
+                cal.gptq_factor = &f->second.second;
             }
-            encoded[i] = encode(t, options.params, factor, &pool, report.tensors[i]);
+            encoded[i] = encode(t, params[i], cal, report.tensors[i]);
         }
     }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "quant/calibration.h"
@@ -36,7 +37,15 @@ struct ClusterModelOptions {
     // From collect_calibration_stats on the input model; the matrices it covers get their
     // indices by the GPTQ sweep (weight_clustering.h). Null: nearest center.
     const CalibrationStats* calibration = nullptr;
+    // Shell globs of matrices to leave as they are (e.g. `token_embd.weight`).
+    std::vector<std::string> skip;
+    // (glob, rate): matrices matching the glob get this rate instead of params.rate (the
+    // first match wins), e.g. more bits for a tied embedding, which is also the output.
+    std::vector<std::pair<std::string, double>> tensor_rates;
 };
+
+// Parses "GLOB=RATE" (`token_embd.weight=3.5`). Throws ArgumentError naming the rule.
+std::pair<std::string, double> parse_tensor_rate(const std::string& rule);
 
 // Throws ArgumentError for an input with quantized matrices (cluster the float model) or
 // an output path equal to the input's; the input is only read, the output written to a

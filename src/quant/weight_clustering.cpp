@@ -240,8 +240,13 @@ Assignment finalize(const Solution& s) {
 }  // namespace
 
 ClusteredTensor cluster_weights(const float* values, int64_t rows, int64_t cols,
-                                const ClusterParams& p, const std::vector<double>* gptq_factor,
-                                ThreadPool* pool) {
+                                const ClusterParams& p, const ClusterCalibration& calibration) {
+    const std::vector<double>* gptq_factor = calibration.gptq_factor;
+    ThreadPool* pool = calibration.pool;
+    const std::vector<float>* energy = calibration.input_energy;
+    if (energy && energy->size() != static_cast<size_t>(cols))
+        throw ArgumentError("cluster: input energies for " + std::to_string(energy->size()) +
+                            " columns, the matrix has " + std::to_string(cols));
     if (p.bits < 1 || p.bits > 8)
         throw ArgumentError("cluster: --bits " + std::to_string(p.bits) + " is outside 1..8");
     if (p.rate < 0 || (p.rate > 0 && p.rate >= p.bits))
@@ -266,10 +271,14 @@ ClusteredTensor cluster_weights(const float* values, int64_t rows, int64_t cols,
     const float* src = values;
     std::vector<float> normalized;
     std::vector<float> importance;
+    if (energy) {
+        importance.resize(n);
+        for (uint64_t i = 0; i < n; ++i) importance[i] = (*energy)[i % static_cast<uint64_t>(cols)];
+    }
     if (p.row_scales && !p.per_row) {
         t.row_scales.assign(static_cast<size_t>(rows), 1.0f);
         normalized.assign(values, values + n);
-        importance.assign(n, 1.0f);
+        if (importance.empty()) importance.assign(n, 1.0f);
         for (int64_t r = 0; r < rows; ++r) {
             double ss = 0;
             int64_t nz = 0;
@@ -283,7 +292,7 @@ ClusteredTensor cluster_weights(const float* values, int64_t rows, int64_t cols,
             t.row_scales[static_cast<size_t>(r)] = scale;
             for (int64_t c = 0; c < cols; ++c) {
                 normalized[static_cast<size_t>(r * cols + c)] /= scale;
-                importance[static_cast<size_t>(r * cols + c)] = scale * scale;
+                importance[static_cast<size_t>(r * cols + c)] *= scale * scale;
             }
         }
         src = normalized.data();
@@ -299,7 +308,8 @@ ClusteredTensor cluster_weights(const float* values, int64_t rows, int64_t cols,
         for (int64_t i = 0; i < group_len; ++i)
             if (!t.zero_cluster || x[i] != 0.0f) {
                 nonzero.push_back(x[i]);
-                if (!importance.empty()) weight.push_back(importance[static_cast<size_t>(i)]);
+                if (!importance.empty())
+                    weight.push_back(importance[static_cast<size_t>(g * group_len + i)]);
             }
         float* cb = t.codebook.data() + g * t.k;
         if (nonzero.empty()) continue;  // an all-zero row: every index 0, center 0

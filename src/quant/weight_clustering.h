@@ -51,15 +51,23 @@ struct ClusteredTensor {
     }
 };
 
-// Clusters a rows x cols matrix. With gptq_factor (gptq_inverse_factor of the matrix's
-// calibration inputs, quant/gptq.h), the centers are the same but the indices are chosen
-// by the GPTQ sweep, which moves each weight's rounding error onto the columns still to
-// come (rows split over `pool`). Throws ArgumentError for bits outside 1..8 or a rate
+// What calibration on the matrix's inputs (quant/calibration.h) adds to clustering.
+struct ClusterCalibration {
+    // Mean square of each input channel (cols entries, diag H / tokens): a weight's error
+    // counts in the centers' fit in proportion to its input's energy.
+    const std::vector<float>* input_energy = nullptr;
+    // gptq_inverse_factor of the inputs (quant/gptq.h): the same centers, but the indices
+    // are chosen by the GPTQ sweep, which moves each weight's rounding error onto the
+    // columns still to come (rows split over `pool`).
+    const std::vector<double>* gptq_factor = nullptr;
+    ThreadPool* pool = nullptr;
+};
+
+// Clusters a rows x cols matrix. Throws ArgumentError for bits outside 1..8 or a rate
 // outside [0, bits).
 ClusteredTensor cluster_weights(const float* values, int64_t rows, int64_t cols,
                                 const ClusterParams& params,
-                                const std::vector<double>* gptq_factor = nullptr,
-                                ThreadPool* pool = nullptr);
+                                const ClusterCalibration& calibration = {});
 
 // How often each index occurs (k entries).
 std::vector<uint64_t> index_counts(const ClusteredTensor& t);

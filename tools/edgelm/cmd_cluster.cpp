@@ -14,6 +14,7 @@ namespace {
 struct ClusterCliOptions {
     std::string in, out;
     std::string calibration;
+    std::vector<std::string> tensor_rates;
     int64_t calibration_tokens = 8192;
     ClusterModelOptions model;
     bool verbose = false;
@@ -21,6 +22,8 @@ struct ClusterCliOptions {
 
 void run_cluster(const ClusterCliOptions& o) {
     ClusterModelOptions options = o.model;
+    for (const std::string& r : o.tensor_rates)
+        options.tensor_rates.push_back(parse_tensor_rate(r));
     CalibrationStats stats;
     if (!o.calibration.empty()) {
         stats = collect_calibration_stats(
@@ -67,6 +70,11 @@ void add_cluster(CLI::App& app) {
                     "entropy-constrained k-means so the Huffman stream shrinks (0: plain "
                     "k-means)")
         ->capture_default_str();
+    sub->add_option("--tensor-rate", o->tensor_rates,
+                    "GLOB=RATE: another --rate for the matching matrices (0: plain k-means), "
+                    "e.g. token_embd.weight=3.5; repeatable, the first match wins");
+    sub->add_option("--skip", o->model.skip,
+                    "Glob of matrices to leave unclustered (e.g. token_embd.weight); repeatable");
     sub->add_flag("!--no-row-scales", o->model.params.row_scales,
                   "Per tensor: no per-row scale (one codebook for the raw weights)");
     sub->add_option("--calibration", o->calibration,
