@@ -726,6 +726,63 @@ EDGELM_AVX2 float clustered4_dot_avx2(int64_t n, const uint8_t* idx, const float
     return hsum(_mm256_add_ps(acc0, acc1));
 }
 
+// For each mask byte: where each lane's value sits among the packed non-zeros (the number
+// of set bits below it), and which lanes hold one.
+struct SparseExpandTables {
+    alignas(32) int32_t index[256][8];
+    alignas(32) int32_t lanes[256][8];
+    constexpr SparseExpandTables() : index(), lanes() {
+        for (int m = 0; m < 256; ++m) {
+            int k = 0;
+            for (int lane = 0; lane < 8; ++lane) {
+                const bool set = (m >> lane) & 1;
+                index[m][lane] = set ? k : 0;
+                lanes[m][lane] = set ? -1 : 0;
+                k += set;
+            }
+        }
+    }
+};
+constexpr SparseExpandTables kSparseExpand{};
+
+// The next popcount(m) packed values spread onto the lanes of m's set bits, zeros elsewhere.
+EDGELM_AVX2 inline __m256 sparse_expand(unsigned m, const float*& values) {
+    const __m256i idx = _mm256_load_si256(reinterpret_cast<const __m256i*>(kSparseExpand.index[m]));
+    const __m256 on = _mm256_castsi256_ps(
+        _mm256_load_si256(reinterpret_cast<const __m256i*>(kSparseExpand.lanes[m])));
+    const __m256 w = _mm256_and_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(values), idx), on);
+    values += __builtin_popcount(m);
+    return w;
+}
+
+EDGELM_AVX2 float sparse_f32_dot_avx2(int64_t n, const uint8_t* mask, const float* values,
+                                      const float* x) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t c = 0;
+    // 64 columns at a time: the eight bytes' value offsets come from prefix popcounts of
+    // one mask word, so the expansions are independent of each other and only the chunk's
+    // pointer is carried from one chunk to the next.
+    for (; c + 64 <= n; c += 64) {
+        uint64_t word;
+        __builtin_memcpy(&word, mask + c / 8, 8);
+        for (int k = 0; k < 8; k += 2) {
+            const float* v0 = values + __builtin_popcountll(word & ((uint64_t{1} << (8 * k)) - 1));
+            const float* v1 =
+                values + __builtin_popcountll(word & ((uint64_t{1} << (8 * k + 8)) - 1));
+            acc0 =
+                _mm256_fmadd_ps(sparse_expand(static_cast<unsigned>((word >> (8 * k)) & 0xFF), v0),
+                                _mm256_loadu_ps(x + c + 8 * k), acc0);
+            acc1 = _mm256_fmadd_ps(
+                sparse_expand(static_cast<unsigned>((word >> (8 * k + 8)) & 0xFF), v1),
+                _mm256_loadu_ps(x + c + 8 * k + 8), acc1);
+        }
+        values += __builtin_popcountll(word);
+    }
+    for (; c < n; c += 8)
+        acc0 = _mm256_fmadd_ps(sparse_expand(mask[c / 8], values), _mm256_loadu_ps(x + c), acc0);
+    return hsum(_mm256_add_ps(acc0, acc1));
+}
+
 EDGELM_AVX2 float clustered32_dot_avx2(int64_t n, const uint8_t* idx, const float* cb,
                                        const float* x) {
     const __m256 c0 = _mm256_loadu_ps(cb), c1 = _mm256_loadu_ps(cb + 8);

@@ -69,6 +69,10 @@ void f16_to_float_avx2(const void* src, float* dst, int64_t n);
 // multiple of 32, Q4_0's nibble order, cb 16 floats; 8-bit: one byte per index.
 float clustered4_dot_avx2(int64_t n, const uint8_t* idx, const float* cb, const float* x);
 float clustered8_dot_avx2(int64_t n, const uint8_t* idx, const float* cb, const float* x);
+// Sparse rows (runtime/sparse_weights.h): sum over the n columns (a multiple of 8) of the
+// row's values, spread by the mask bits, times x. `values` is read up to 8 floats past the
+// row's last non-zero (the runtime pads its copy).
+float sparse_f32_dot_avx2(int64_t n, const uint8_t* mask, const float* values, const float* x);
 // Byte indices below 32, cb 32 floats: looked up in registers instead of gathered.
 float clustered32_dot_avx2(int64_t n, const uint8_t* idx, const float* cb, const float* x);
 

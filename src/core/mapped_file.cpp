@@ -1,5 +1,7 @@
 #include "core/mapped_file.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -40,9 +42,14 @@ MappedFile::~MappedFile() {
 }
 
 void MappedFile::release(const uint8_t* p, uint64_t n) const {
+    // Only pages of this mapping: on anonymous memory MADV_DONTNEED would zero the data.
+    const uint64_t lo = reinterpret_cast<uint64_t>(data()), hi = lo + size();
+    const uint64_t from = std::max(reinterpret_cast<uint64_t>(p), lo);
+    const uint64_t to = std::min(reinterpret_cast<uint64_t>(p) + n, hi);
+    if (from >= to) return;
     const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-    const uint64_t b = (reinterpret_cast<uint64_t>(p) + page - 1) / page * page;
-    const uint64_t e = (reinterpret_cast<uint64_t>(p) + n) / page * page;
+    const uint64_t b = (from + page - 1) / page * page;
+    const uint64_t e = to / page * page;
     if (b < e) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
 }
 

@@ -78,6 +78,14 @@ inline constexpr const char* kCodeLengthsSuffix = ".code_lengths";
 inline constexpr const char* kCodesSuffix = ".codes";
 inline constexpr const char* kRowScalesSuffix = ".row_scales";
 
+// edgelm.*: a weight matrix stored sparse (`edgelm prune --sparsity`,
+// runtime/sparse_weights.h): key kSparsePrefix + NAME holds its dims [cols, rows]; tensors
+// NAME + kMaskSuffix (i8, a bit per weight) and NAME + kValuesSuffix (f32 or f16, the
+// non-zeros in row-major order) replace the tensor NAME.
+inline constexpr const char* kSparsePrefix = "edgelm.sparse.";
+inline constexpr const char* kMaskSuffix = ".mask";
+inline constexpr const char* kValuesSuffix = ".values";
+
 inline std::string block_tensor(int layer, const char* name) {
     return "blk." + std::to_string(layer) + "." + name;
 }

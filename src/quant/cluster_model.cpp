@@ -102,6 +102,10 @@ ClusterReport cluster_model(const std::string& in_path, const std::string& out_p
     for (const auto& [key, value] : in.metadata())
         if (key.rfind(keys::kClusteredPrefix, 0) == 0)
             throw ArgumentError(in_path + " is already clustered; cluster the float model");
+        else if (key.rfind(keys::kSparsePrefix, 0) == 0)
+            throw ArgumentError(in_path +
+                                " stores matrices sparse; cluster a dense file (prune "
+                                "with --dense, or in `edgelm compress` before cluster:BITS)");
     std::vector<const GgufTensor*> matrices;
     std::vector<bool> skip_used(options.skip.size(), false);
     const auto skipped = [&](const std::string& name) {

@@ -40,6 +40,10 @@ MagnitudePruneReport prune_magnitude(const std::string& in_path, const std::stri
         std::filesystem::equivalent(in_path, out_path))
         throw ArgumentError("output " + out_path + " is the input file; write to a new file");
     GgufFile in(in_path);
+    for (const auto& [key, value] : in.metadata())
+        if (key.rfind(keys::kSparsePrefix, 0) == 0 || key.rfind(keys::kClusteredPrefix, 0) == 0)
+            throw ArgumentError(in_path + " stores '" + key.substr(key.find('.', 7) + 1) +
+                                "' sparse or clustered; prune the dense float model");
     std::map<std::string, std::vector<float>> pruned;  // tensor -> values
     for (const GgufTensor& t : in.tensors()) {
         if (t.dims.size() != 2 || (!o.embeddings && is_embedding(t.name))) continue;
@@ -77,11 +81,22 @@ MagnitudePruneReport prune_magnitude(const std::string& in_path, const std::stri
             for (float& x : v)
                 if (std::fabs(x) <= t) x = 0.0f;
         for (float x : v) zeros += x == 0.0f;
-        report.tensors.push_back({name, static_cast<int64_t>(v.size()), zeros});
+        report.tensors.push_back({name, static_cast<int64_t>(v.size()), zeros, false});
     }
     GgufWriter w;
     for (const auto& [key, value] : in.metadata())
         if (key != keys::kAlignment) w.set(key, value);
+    std::map<std::string, const MagnitudePruneReport::Tensor*> rep;
+    for (MagnitudePruneReport::Tensor& t : report.tensors) {
+        const GgufTensor& src = in.tensor(t.name);
+        // Sparse when the mask and the non-zeros take fewer bytes than the dense matrix.
+        const double value_bits = src.type == DType::F16 ? 16 : 32;
+        const double dense_bits = src.type == DType::F32 ? 32 : 16;
+        t.sparse = o.sparse_storage && src.dims[0] % 8 == 0 &&
+                   static_cast<double>(t.n) + value_bits * static_cast<double>(t.n - t.zeros) <
+                       dense_bits * static_cast<double>(t.n);
+        rep[t.name] = &t;
+    }
     for (const GgufTensor& t : in.tensors()) {
         const auto it = pruned.find(t.name);
         if (it == pruned.end()) {
@@ -89,10 +104,38 @@ MagnitudePruneReport prune_magnitude(const std::string& in_path, const std::stri
             continue;
         }
         const std::vector<float>* v = &it->second;
-        const DType type = t.type;
-        w.add_tensor(t.name, type, t.dims, [v, type] {
-            return encode_tensor(v->data(), static_cast<int64_t>(v->size()), type);
-        });
+        if (!rep.at(t.name)->sparse) {
+            const DType type = t.type;
+            w.add_tensor(t.name, type, t.dims, [v, type] {
+                return encode_tensor(v->data(), static_cast<int64_t>(v->size()), type);
+            });
+            continue;
+        }
+        // A bit per weight, then the non-zeros (f16 stays f16; bf16 widens to f32).
+        const DType value_type = t.type == DType::F16 ? DType::F16 : DType::F32;
+        int64_t nnz = 0;
+        for (float x : *v) nnz += x != 0.0f;
+        w.set(keys::kSparsePrefix + t.name,
+              GgufValue::i32_array(
+                  {static_cast<int32_t>(t.dims[0]), static_cast<int32_t>(t.dims[1])}));
+        w.add_tensor(t.name + keys::kMaskSuffix, DType::I8, {static_cast<int64_t>(v->size() / 8)},
+                     [v] {
+                         std::vector<uint8_t> mask(v->size() / 8, 0);
+                         for (size_t i = 0; i < v->size(); ++i)
+                             if ((*v)[i] != 0.0f)
+                                 mask[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+                         return mask;
+                     });
+        w.add_tensor(t.name + keys::kValuesSuffix, value_type, {std::max<int64_t>(nnz, 1)},
+                     [v, value_type, nnz] {
+                         std::vector<float> values;
+                         values.reserve(static_cast<size_t>(nnz));
+                         for (float x : *v)
+                             if (x != 0.0f) values.push_back(x);
+                         if (values.empty()) values.push_back(0.0f);
+                         return encode_tensor(values.data(), static_cast<int64_t>(values.size()),
+                                              value_type);
+                     });
     }
     w.write(out_path);
     report.size_out = std::filesystem::file_size(out_path);

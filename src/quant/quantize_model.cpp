@@ -60,6 +60,10 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
         std::filesystem::equivalent(in_path, out_path))
         throw ArgumentError("output " + out_path + " is the input file; write to a new file");
     GgufFile in(in_path);
+    for (const auto& [key, value] : in.metadata())
+        if (key.rfind(keys::kSparsePrefix, 0) == 0 || key.rfind(keys::kClusteredPrefix, 0) == 0)
+            throw ArgumentError(in_path + " stores '" + key.substr(key.find('.', 7) + 1) +
+                                "' sparse or clustered; quantize the dense float model");
     QuantizeReport report;
     report.size_in = in.file_size();
 

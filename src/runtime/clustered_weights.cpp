@@ -82,9 +82,7 @@ bool is_clustered(const GgufFile& f, const std::string& name) {
     return f.find(keys::kClusteredPrefix + name) != nullptr;
 }
 
-std::optional<std::vector<int64_t>> weight_dims(const GgufFile& f, const std::string& name) {
-    if (const GgufTensor* t = f.find_tensor(name)) return t->dims;
-    if (!is_clustered(f, name)) return std::nullopt;
+std::vector<int64_t> clustered_dims(const GgufFile& f, const std::string& name) {
     const GgufValue* v = f.get_array(keys::kClusteredPrefix + name, GgufType::I32);
     if (!v || v->ints.size() != 2 || v->ints[0] <= 0 || v->ints[1] <= 0)
         fail(f, name, "its dims must be two positive integers");
@@ -129,7 +127,7 @@ WeightMatrix pack_clustered_matrix(const std::vector<uint8_t>& indices,
 
 WeightMatrix load_clustered_matrix(const GgufFile& f, const std::string& name, int64_t rows,
                                    int64_t cols, ClusteredMatrixData& data) {
-    const std::vector<int64_t> dims = *weight_dims(f, name);
+    const std::vector<int64_t> dims = clustered_dims(f, name);
     if (dims[0] != cols || dims[1] != rows)
         fail(f, name,
              "its dims are [" + std::to_string(dims[0]) + ", " + std::to_string(dims[1]) +

@@ -31,9 +31,8 @@ struct ClusteredMatrixData {
     WeightMatrix view;
 };
 
-// Dims of the 2-D weight `name` ([cols, rows]), whether stored plain or clustered;
-// nullopt if the file has neither. Throws FormatError for a malformed clustered entry.
-std::optional<std::vector<int64_t>> weight_dims(const GgufFile& f, const std::string& name);
+// Dims [cols, rows] of clustered `name`; throws FormatError for a malformed entry.
+std::vector<int64_t> clustered_dims(const GgufFile& f, const std::string& name);
 
 // Whether `name` is stored clustered.
 bool is_clustered(const GgufFile& f, const std::string& name);

@@ -25,6 +25,11 @@ WeightMatrix Model::matrix(const std::string& name, int64_t rows, int64_t cols) 
         if (!fresh) return it->second.view;  // a block shared by several layers
         return load_clustered_matrix(*file_, name, rows, cols, it->second);
     }
+    if (!file_->find_tensor(name) && is_sparse(*file_, name)) {
+        const auto [it, fresh] = sparse_.try_emplace(name);
+        if (!fresh) return it->second.view;
+        return load_sparse_matrix(*file_, name, rows, cols, it->second);
+    }
     const GgufTensor& t = file_->tensor(name);
     if (t.dims.size() != 2 || t.dims[0] != cols || t.dims[1] != rows)
         throw FormatError(file_->path() + ": tensor '" + name + "' has shape " +

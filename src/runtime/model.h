@@ -11,6 +11,7 @@
 #include "runtime/clustered_weights.h"
 #include "runtime/model_config.h"
 #include "runtime/row_groups.h"
+#include "runtime/sparse_weights.h"
 #include "runtime/weights.h"
 #include "tokenizer/tokenizer.h"
 
@@ -51,6 +52,7 @@ class Model {
     std::vector<std::vector<float>> converted_;             // norms stored in a non-f32 type
     WeightArena grouped_;                                   // repacked weight matrices
     std::map<std::string, ClusteredMatrixData> clustered_;  // decoded clustered matrices
+    std::map<std::string, SparseMatrixData> sparse_;        // decoded sparse matrices
     uint64_t fingerprint_ = 0;
 };
 

@@ -6,7 +6,7 @@
 #include "gguf/gguf_keys.h"
 #include "gguf/gguf_reader.h"
 #include "gguf/gguf_writer.h"
-#include "runtime/clustered_weights.h"
+#include "runtime/stored_matrix.h"
 
 namespace edgelm {
 

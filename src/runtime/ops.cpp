@@ -9,6 +9,7 @@
 #include "core/kernels_x86.h"
 #include "runtime/clustered_weights.h"
 #include "runtime/row_groups.h"
+#include "runtime/sparse_weights.h"
 
 namespace edgelm {
 
@@ -241,6 +242,10 @@ void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, i
         matmul_clustered_rows(w, act, out, out_stride, r0, r1);
         return;
     }
+    if (w.sparse) {
+        matmul_sparse_rows(w, act, out, out_stride, r0, r1);
+        return;
+    }
     const TypeTraits& tr = *w.traits;
     // [r0, plain0): grouped rows, [plain0, r1): rows stored plain.
     const int64_t plain0 = std::max(r0, std::min(r1, w.grouped_rows));
@@ -268,6 +273,10 @@ void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, i
 void matrix_row(float* out, const WeightMatrix& w, int64_t r) {
     if (w.codebook) {
         clustered_row_to_float(w, r, out);
+        return;
+    }
+    if (w.sparse) {
+        sparse_row_to_float(w, r, out);
         return;
     }
     if (r >= w.grouped_rows) {

@@ -9,6 +9,14 @@
 
 namespace edgelm {
 
+// A sparse matrix's rows (runtime/sparse_weights.h): a bit per weight, and the non-zero
+// values of row r at values + offsets[r].
+struct SparseRows {
+    const uint8_t* mask = nullptr;
+    const uint64_t* offsets = nullptr;
+    const float* values = nullptr;
+};
+
 // A matrix of `rows` x `cols` (GGUF dims {cols, rows}); each row is `row_bytes` of
 // `type` blocks, so one output element is traits->dot over one row. The first
 // `grouped_rows` rows (a multiple of 4, 0 for a plain row-major matrix) are stored as
@@ -28,6 +36,8 @@ struct WeightMatrix {
     int index_bits = 0;                 // 4 or 8
     int codebook_size = 0;              // entries of a codebook in memory: 16, 32 (padded) or k
     const float* row_scales = nullptr;  // or each row's weights times its scale
+    // Sparse matrices (runtime/sparse_weights.h); traits then only gives act_type (f32).
+    const SparseRows* sparse = nullptr;
 
     // Row r in plain layout; only for r >= grouped_rows (read_row() handles any row).
     const uint8_t* row(int64_t r) const { return data + static_cast<uint64_t>(r) * row_bytes; }

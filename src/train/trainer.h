@@ -39,6 +39,13 @@ struct TrainOptions {
     // Weight matrices' exact zeros (an unstructured-pruned --init-from) stay zero.
     bool keep_pruned = false;
 
+    // Knowledge distillation: a GGUF teacher with the data's tokenizer (any depth and
+    // width) runs without gradients on every batch, and the loss is
+    //   alpha * KL(softmax(teacher / T) || softmax(student / T)) * T^2 + (1 - alpha) * CE.
+    std::string teacher;
+    double temperature = 2.0;
+    double alpha = 0.5;
+
     int batch_size = 16;  // sequences per optimizer step (global, over all processes)
     int grad_accum = 1;   // micro-batches per step: each is batch_size / grad_accum rows
     int64_t max_steps = 1000;

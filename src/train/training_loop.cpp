@@ -14,10 +14,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "data/token_shards.h"
+#include "gguf/gguf_reader.h"
 #include "train/checkpoint.h"
 #include "train/data_parallel.h"
 #include "train/gguf_export.h"
@@ -270,6 +272,27 @@ TrainResult run_training(const TrainOptions& o) {
     model->init_weights(o.seed);
     if (!o.init_from.empty() && !fs::exists(ckpt_path))
         load_gguf_weights(o.init_from, *model, tokenizer_model);  // a resume loads its own
+    // The teacher: frozen, in eval mode, its weights from the GGUF (decoded if quantized).
+    std::optional<LlamaModel> teacher;
+    if (!o.teacher.empty()) {
+        need(o.temperature > 0 && std::isfinite(o.temperature), "--temperature must be positive");
+        need(o.alpha >= 0 && o.alpha <= 1, "--alpha must be in [0, 1]");
+        ModelConfig tc = ModelConfig::from_gguf(GgufFile(o.teacher));
+        if (tc.vocab != config.vocab)
+            throw ArgumentError("teacher " + o.teacher + " has a vocabulary of " +
+                                std::to_string(tc.vocab) + " tokens, the student's data " +
+                                std::to_string(config.vocab) +
+                                "; distillation needs one tokenizer for both");
+        if (tc.ctx < T)
+            throw ArgumentError("teacher " + o.teacher + " has a context of " +
+                                std::to_string(tc.ctx) + " tokens, shorter than the student's " +
+                                std::to_string(T) + "; train the student with --ctx " +
+                                std::to_string(tc.ctx) + " or less");
+        teacher.emplace(tc, tc.blocks());
+        load_gguf_weights(o.teacher, **teacher, tokenizer_model);  // checks the tokens
+        (*teacher)->eval();
+        for (torch::Tensor& p : (*teacher)->parameters()) p.set_requires_grad(false);
+    }
     ParamGroups pg = make_param_groups(*model, o);
     torch::optim::AdamW optimizer(pg.groups);
 
@@ -424,8 +447,33 @@ TrainResult run_training(const TrainOptions& o) {
             } else {
                 logits = model->forward(batch.narrow(1, 0, T), o.activation_checkpointing);
             }
-            const torch::Tensor loss = torch::nn::functional::cross_entropy(
+            torch::Tensor loss = torch::nn::functional::cross_entropy(
                 logits.reshape({-1, config.vocab}), batch.narrow(1, 1, T).reshape(-1));
+            if (teacher) {
+                torch::Tensor t_logits;
+                {
+                    torch::NoGradGuard no_grad;
+                    if (use_bf16) {
+                        at::autocast::set_cpu_enabled(true);
+                        at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+                    }
+                    t_logits = (*teacher)->forward(batch.narrow(1, 0, T));
+                    if (use_bf16) {
+                        at::autocast::set_cpu_enabled(false);
+                        at::autocast::clear_cache();
+                    }
+                    t_logits = t_logits.to(torch::kFloat).reshape({-1, config.vocab});
+                }
+                const double temp = o.temperature;
+                const torch::Tensor log_p_t = torch::log_softmax(t_logits / temp, -1);
+                const torch::Tensor log_p_s =
+                    torch::log_softmax(logits.reshape({-1, config.vocab}) / temp, -1);
+                // KL(p_t || p_s) per token, averaged over tokens; T^2 keeps its gradients
+                // on the scale of the cross-entropy's (Hinton et al., 2015).
+                const torch::Tensor kl =
+                    (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean() * (temp * temp);
+                loss = o.alpha * kl + (1 - o.alpha) * loss;
+            }
             (loss / o.grad_accum).backward();
             step_loss += loss.item<double>() / o.grad_accum;
         }

@@ -213,20 +213,34 @@ void run_train(CLI::App* sub, TrainCliOptions& o) {
     if (!r.exported.empty()) std::printf("model: %s\n", r.exported.c_str());
 }
 
-}  // namespace
-
-void add_train(CLI::App& app) {
+// `train`, and `distill`: the same run with a teacher it must have.
+void add_training_command(CLI::App& app, bool distill) {
     auto o = std::make_shared<TrainCliOptions>();
     train::TrainOptions& t = o->t;
     CLI::App* sub =
-        app.add_subcommand("train", "Train a llama-family model on token shards (libtorch)");
+        distill
+            ? app.add_subcommand("distill",
+                                 "Train a student on token shards with a teacher model's "
+                                 "soft targets (knowledge distillation, libtorch)")
+            : app.add_subcommand("train", "Train a llama-family model on token shards (libtorch)");
+    CLI::Option* teacher = sub->add_option(
+        "--teacher", t.teacher,
+        "GGUF teacher with the data's tokenizer (any shape, a context at least --ctx): "
+        "distil its next-token distributions into the model being trained");
+    if (distill) teacher->required();
+    sub->add_option("--temperature", t.temperature,
+                    "Distillation temperature T: both distributions are softened by it")
+        ->capture_default_str();
+    sub->add_option("--alpha", t.alpha,
+                    "Weight of the distillation term; 1 - alpha weighs the cross-entropy")
+        ->capture_default_str();
     sub->add_option(
         "--data", o->data,
         "Shard directories from `edgelm data prepare` (the first gives the validation split)");
     sub->add_option("--mixture", o->mixture,
                     "Data mixture / curriculum, e.g. 'A:0.7,B:0.3;@1000=A:0.5,B:0.5'");
     sub->add_option("-o,--out", t.out_dir, "Run directory: checkpoint.pt, metrics.jsonl, loss.svg");
-    sub->add_option("--config", o->config_file,
+    sub->add_option(distill ? "--config,--student-config" : "--config", o->config_file,
                     "JSON object of settings (option names without dashes); flags override it");
     sub->add_option("--preset", o->preset, "Shape for a device class: mcu, iot or mobile");
     sub->add_option("--init-from", t.init_from,
@@ -303,6 +317,16 @@ void add_train(CLI::App& app) {
     sub->add_option("--master-port", t.master_port, "Rendezvous port")->capture_default_str();
     sub->add_flag("-q,--quiet", t.quiet, "No progress output");
     sub->callback([o, sub] { run_train(sub, *o); });
+}
+
+}  // namespace
+
+void add_train(CLI::App& app) {
+    add_training_command(app, false);
+}
+
+void add_distill(CLI::App& app) {
+    add_training_command(app, true);
 }
 
 void add_export(CLI::App& app) {

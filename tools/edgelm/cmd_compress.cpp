@@ -33,6 +33,8 @@ namespace fs = std::filesystem;
 struct CompressCliOptions {
     std::string in, out, stages, eval, data, calibration, json_path, report_path;
     double recover_lr = 3e-4;
+    std::string teacher;
+    double temperature = 2.0, alpha = 0.5;
     int64_t calibration_tokens = 8192;
     int threads = default_threads();
 };
@@ -102,6 +104,7 @@ class StageRunner {
                 if (s.unstructured) {
                     MagnitudePruneOptions m;
                     m.sparsity = s.amount;
+                    m.sparse_storage = false;  // the next stages need the dense matrices
                     prune_magnitude(from, to, m);
                     break;
                 }
@@ -114,27 +117,33 @@ class StageRunner {
                 break;
             }
             case StageKind::Recover: {
-                const int status =
-                    run_trainer("train", {"--init-from",
-                                          from,
-                                          "--keep-pruned",
-                                          "--data",
-                                          o_.data,
-                                          "-o",
-                                          to + ".run",
-                                          "--steps",
-                                          std::to_string(s.steps),
-                                          "--lr",
-                                          std::to_string(o_.recover_lr),
-                                          "--warmup",
-                                          std::to_string(std::min<int64_t>(20, s.steps / 10)),
-                                          "--eval-every",
-                                          "0",
-                                          "-t",
-                                          std::to_string(o_.threads),
-                                          "-q",
-                                          "--export",
-                                          to});
+                std::vector<std::string> args = {
+                    "--init-from",
+                    from,
+                    "--keep-pruned",
+                    "--data",
+                    o_.data,
+                    "-o",
+                    to + ".run",
+                    "--steps",
+                    std::to_string(s.steps),
+                    "--lr",
+                    std::to_string(o_.recover_lr),
+                    "--warmup",
+                    std::to_string(std::min<int64_t>(20, s.steps / 10)),
+                    "--eval-every",
+                    "0",
+                    "-t",
+                    std::to_string(o_.threads),
+                    "-q",
+                    "--export",
+                    to};
+                if (!o_.teacher.empty()) {  // win the quality back from the teacher
+                    args.insert(args.end(), {"--teacher", o_.teacher, "--temperature",
+                                             std::to_string(o_.temperature), "--alpha",
+                                             std::to_string(o_.alpha)});
+                }
+                const int status = run_trainer("train", args);
                 if (status != 0)
                     throw Error("stage " + s.spec + ": training failed (exit status " +
                                 std::to_string(status) + "); stage files are in " + work_dir);
@@ -238,6 +247,14 @@ void add_compress(CLI::App& app) {
     sub->add_option("--calibration-tokens", o->calibration_tokens, "Calibration tokens")
         ->capture_default_str();
     sub->add_option("--recover-lr", o->recover_lr, "Learning rate of recover stages")
+        ->capture_default_str();
+    sub->add_option("--teacher", o->teacher,
+                    "Recover stages distil from this model (usually the input) instead of "
+                    "training on the data's next tokens alone (`edgelm distill`)");
+    sub->add_option("--temperature", o->temperature, "Distillation temperature of --teacher")
+        ->capture_default_str();
+    sub->add_option("--alpha", o->alpha,
+                    "Weight of the distillation term with --teacher (1 - alpha: cross-entropy)")
         ->capture_default_str();
     sub->add_option("--json", o->json_path, "Write the measurements as JSON");
     sub->add_option("--report", o->report_path, "Write an HTML report with a size/quality chart");

@@ -24,7 +24,7 @@ struct PruneCliOptions {
     std::string in, out, unit, calibration, data, recover_dir;
     double amount = 0, recover_lr = 3e-4;
     std::optional<double> sparsity;
-    bool per_tensor = false, embeddings = false;
+    bool per_tensor = false, embeddings = false, dense = false;
     int64_t recover_steps = 0;
     int64_t calibration_tokens = 8192;
     int threads = default_threads();
@@ -37,6 +37,22 @@ std::string shape(const ModelConfig& c) {
 }
 
 void prune_structured_and_report(const PruneCliOptions& o, const std::string& pruned);
+
+void print_sparsity(const MagnitudePruneReport& r, const std::string& path, const char* how) {
+    int64_t zeros = 0, n = 0;
+    size_t sparse = 0;
+    for (const auto& t : r.tensors) {
+        zeros += t.zeros;
+        n += t.n;
+        sparse += t.sparse;
+    }
+    std::printf(
+        "wrote %s: %s -> %s, %.1f %% of %lld weights in %zu matrices are zero (%s), "
+        "%zu stored sparse\n",
+        path.c_str(), human_bytes(r.size_in).c_str(), human_bytes(r.size_out).c_str(),
+        100.0 * static_cast<double>(zeros) / static_cast<double>(n), static_cast<long long>(n),
+        r.tensors.size(), how, sparse);
+}
 
 void run_prune(const PruneCliOptions& o) {
     if (o.unit.empty() == !o.sparsity)
@@ -56,16 +72,10 @@ void run_prune(const PruneCliOptions& o) {
         m.sparsity = *o.sparsity;
         m.per_tensor = o.per_tensor;
         m.embeddings = o.embeddings;
-        const MagnitudePruneReport r = prune_magnitude(o.in, pruned, m);
-        int64_t zeros = 0, n = 0;
-        for (const auto& t : r.tensors) {
-            zeros += t.zeros;
-            n += t.n;
-        }
-        std::printf("wrote %s: %.1f %% of %lld weights in %zu matrices are zero (%s threshold)\n",
-                    pruned.c_str(), 100.0 * static_cast<double>(zeros) / static_cast<double>(n),
-                    static_cast<long long>(n), r.tensors.size(),
-                    o.per_tensor ? "per-matrix" : "global");
+        // A recovery reads the pruned model dense; its result is stored sparse below.
+        m.sparse_storage = !o.dense && o.recover_steps == 0;
+        print_sparsity(prune_magnitude(o.in, pruned, m), pruned,
+                       o.per_tensor ? "per-matrix threshold" : "global threshold");
     } else {
         prune_structured_and_report(o, pruned);
     }
@@ -73,15 +83,23 @@ void run_prune(const PruneCliOptions& o) {
     const std::string run_dir = o.recover_dir.empty() ? o.out + ".recover" : o.recover_dir;
     std::printf("recovering: %lld training steps from %s (run directory %s)\n",
                 static_cast<long long>(o.recover_steps), pruned.c_str(), run_dir.c_str());
+    const std::string recovered = o.sparsity && !o.dense ? o.out + ".recovered.gguf" : o.out;
     const int status = run_trainer(
         "train", {"--init-from", pruned, "--keep-pruned", "--data", o.data, "-o", run_dir,
                   "--steps", std::to_string(o.recover_steps), "--lr", std::to_string(o.recover_lr),
                   "--warmup", std::to_string(std::min<int64_t>(20, o.recover_steps / 10)),
-                  "--eval-every", "0", "-t", std::to_string(o.threads), "--export", o.out});
+                  "--eval-every", "0", "-t", std::to_string(o.threads), "--export", recovered});
     if (status != 0)
         throw Error("recovery training failed (exit status " + std::to_string(status) +
                     "); the pruned model without recovery is " + pruned);
     std::filesystem::remove(pruned);
+    if (recovered != o.out) {  // the kept zeros, stored sparse
+        MagnitudePruneOptions store;
+        store.sparsity = 0;
+        store.embeddings = o.embeddings;
+        print_sparsity(prune_magnitude(recovered, o.out, store), o.out, "after recovery");
+        std::filesystem::remove(recovered);
+    }
     std::printf("wrote %s (pruned and recovered)\n", o.out.c_str());
 }
 
@@ -128,6 +146,10 @@ void add_prune(CLI::App& app) {
                   "threshold)");
     sub->add_flag("--embeddings", o->embeddings,
                   "With --sparsity: prune token_embd/output too (left whole by default)");
+    sub->add_flag("--dense", o->dense,
+                  "With --sparsity: store every matrix dense (for tools that read the dense "
+                  "weights); by default matrices at least half zero are stored as a bit mask and "
+                  "their non-zeros, which the runtime runs with its sparse kernel");
     sub->add_option("--structured", o->unit, "What to remove: heads, ffn or layers");
     sub->add_option("--amount", o->amount, "With --structured: fraction to remove, in (0, 1)");
     sub->add_option("--calibration", o->calibration,

@@ -23,13 +23,14 @@ void add_cluster(CLI::App& app);
 void add_compress(CLI::App& app);
 void add_tokenizer(CLI::App& app);  // tokenizer train
 void add_data(CLI::App& app);       // data prepare
-// `train` and `export` in edgelm: they run the edgelm-train program.
+// `train`, `distill` and `export` in edgelm: they run the edgelm-train program.
 void add_trainer_commands(CLI::App& app);
 // Runs `edgelm-train COMMAND ARGS...` as a child process; returns its exit status.
 int run_trainer(const std::string& command, const std::vector<std::string>& args);
 
 // In edgelm-train (tools/edgelm-train/cmd_train.cpp).
 void add_train(CLI::App& app);
+void add_distill(CLI::App& app);
 void add_export(CLI::App& app);
 
 // Parses and runs; errors become one `edgelm: error: ...` line and a non-zero exit.
