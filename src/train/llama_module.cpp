@@ -1,5 +1,7 @@
 #include "train/llama_module.h"
 
+#include "train/fake_quant.h"
+
 #include <cmath>
 
 #include "gguf/gguf_keys.h"
@@ -89,7 +91,12 @@ BlockImpl::BlockImpl(const ModelConfig& c)
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& rot,
                                  const torch::Tensor& mask) {
     const int64_t B = x.size(0), T = x.size(1);
-    const torch::Tensor qkv = wqkv(attn_norm(x)).view({B, T, n_heads + 2 * n_kv_heads, head_dim});
+    // The matrices as the forward pass sees them: fake-quantized under QAT.
+    const auto mm = [this](const torch::Tensor& in, const torch::nn::Linear& l) {
+        return torch::nn::functional::linear(in, fake_quantize(l->weight, qat));
+    };
+    const torch::Tensor qkv =
+        mm(attn_norm(x), wqkv).view({B, T, n_heads + 2 * n_kv_heads, head_dim});
     torch::Tensor q = qkv.narrow(2, 0, n_heads);
     torch::Tensor k = qkv.narrow(2, n_heads, n_kv_heads);
     torch::Tensor v = qkv.narrow(2, n_heads + n_kv_heads, n_kv_heads);
@@ -113,10 +120,10 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& ro
         scores.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
     const torch::Tensor att = torch::softmax(scores, -1, softmax_type).to(v.scalar_type());
     const torch::Tensor y = torch::matmul(att, v).transpose(1, 2).reshape({B, T, -1});
-    const torch::Tensor x2 = x + wo(y);
-    const torch::Tensor gate_up = w_gate_up(ffn_norm(x2));
-    return x2 +
-           w_down(torch::silu(gate_up.narrow(2, 0, ffn_dim)) * gate_up.narrow(2, ffn_dim, ffn_dim));
+    const torch::Tensor x2 = x + mm(y, wo);
+    const torch::Tensor gate_up = mm(ffn_norm(x2), w_gate_up);
+    return x2 + mm(torch::silu(gate_up.narrow(2, 0, ffn_dim)) * gate_up.narrow(2, ffn_dim, ffn_dim),
+                   w_down);
 }
 
 LlamaModelImpl::LlamaModelImpl(const ModelConfig& c, int n_blocks)
@@ -143,7 +150,9 @@ LlamaModelImpl::LlamaModelImpl(const ModelConfig& c, int n_blocks)
 
 torch::Tensor LlamaModelImpl::hidden(const torch::Tensor& tokens, bool checkpoint_blocks) {
     const int64_t T = tokens.size(1);
-    torch::Tensor x = tok_embd(tokens);
+    torch::Tensor x = qat == DType::F32
+                          ? tok_embd(tokens)
+                          : torch::embedding(fake_quantize(tok_embd->weight, qat), tokens);
     const torch::Tensor rot = rope.narrow(0, 0, T);
     const torch::Tensor mask = causal_mask.narrow(0, 0, T).narrow(1, 0, T);
     for (int l = 0; l < config.n_layers; ++l) {
@@ -158,7 +167,12 @@ torch::Tensor LlamaModelImpl::hidden(const torch::Tensor& tokens, bool checkpoin
 }
 
 torch::Tensor LlamaModelImpl::logits_from_hidden(const torch::Tensor& h) {
-    return torch::matmul(h, (output ? output->weight : tok_embd->weight).t());
+    return torch::matmul(h, fake_quantize(output ? output->weight : tok_embd->weight, qat).t());
+}
+
+void LlamaModelImpl::set_qat(DType type) {
+    qat = type;
+    for (Block& b : blocks) b->qat = type;
 }
 
 torch::Tensor LlamaModelImpl::forward(const torch::Tensor& tokens, bool checkpoint_blocks) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
 #include "runtime/model_config.h"
 
 namespace edgelm::train {
@@ -40,6 +41,7 @@ struct BlockImpl : torch::nn::Module {
     torch::nn::Linear wqkv{nullptr}, wo{nullptr};
     torch::nn::Linear w_gate_up{nullptr}, w_down{nullptr};
     int64_t n_heads, n_kv_heads, head_dim, rope_dim, ffn_dim;
+    DType qat = DType::F32;  // weights fake-quantized in the forward pass (train/fake_quant.h)
 };
 TORCH_MODULE(Block);
 
@@ -56,6 +58,11 @@ struct LlamaModelImpl : torch::nn::Module {
 
     // The block layer l runs.
     Block& block_for_layer(int l) { return blocks[static_cast<size_t>(l / layers_per_block)]; }
+
+    // Quantization-aware training at `type` (F32: off): every weight matrix, the embedding
+    // included, is fake-quantized in the forward pass (train/fake_quant.h).
+    void set_qat(DType type);
+    DType qat = DType::F32;
 
     // GPT-2-style initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2·layers),
     // norms 1. Deterministic for a seed.

@@ -46,6 +46,10 @@ struct TrainOptions {
     double temperature = 2.0;
     double alpha = 0.5;
 
+    // Quantization-aware training at this type (q8_0, q4_0; F32 = off): export at the same
+    // --export-type to get exactly the weights the forward pass used.
+    DType qat = DType::F32;
+
     int batch_size = 16;  // sequences per optimizer step (global, over all processes)
     int grad_accum = 1;   // micro-batches per step: each is batch_size / grad_accum rows
     int64_t max_steps = 1000;

@@ -22,6 +22,7 @@
 #include "gguf/gguf_reader.h"
 #include "train/checkpoint.h"
 #include "train/data_parallel.h"
+#include "train/fake_quant.h"
 #include "train/gguf_export.h"
 #include "train/gguf_import.h"
 #include "train/llama_module.h"
@@ -272,6 +273,11 @@ TrainResult run_training(const TrainOptions& o) {
     model->init_weights(o.seed);
     if (!o.init_from.empty() && !fs::exists(ckpt_path))
         load_gguf_weights(o.init_from, *model, tokenizer_model);  // a resume loads its own
+    if (o.qat != DType::F32) {
+        need(qat_supports(o.qat), std::string("--qat ") + dtype_name(o.qat) +
+                                      ": quantization-aware training supports q8_0 and q4_0");
+        model->set_qat(o.qat);
+    }
     // The teacher: frozen, in eval mode, its weights from the GGUF (decoded if quantized).
     std::optional<LlamaModel> teacher;
     if (!o.teacher.empty()) {

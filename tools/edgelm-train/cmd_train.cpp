@@ -25,6 +25,7 @@ namespace {
 
 struct TrainCliOptions {
     train::TrainOptions t;
+    std::string qat;
     std::vector<std::string> data;
     std::string mixture, preset, config_file, export_type = "f32";
     int dim = 256, layers = 6, heads = 8, kv_heads = 4, ffn = 704, ctx = 256, vocab = 0;
@@ -177,6 +178,13 @@ void run_train(CLI::App* sub, TrainCliOptions& o) {
         throw ArgumentError("train: unknown --export-type '" + o.export_type +
                             "' (f32, f16, bf16, q8_0, q4_0)");
     t.export_type = *type;
+    if (!o.qat.empty()) {
+        const auto q = runnable_dtype_from_name(o.qat);
+        if (!q || (*q != DType::Q8_0 && *q != DType::Q4_0))
+            throw ArgumentError("train: --qat '" + o.qat + "': choose q8_0 or q4_0");
+        t.qat = *q;
+        if (sub->count("--export-type") == 0) t.export_type = *q;  // what was trained
+    }
 
     if (o.dry_run) {
         print_plan(o, train::plan_training(t));
@@ -231,6 +239,9 @@ void add_training_command(CLI::App& app, bool distill) {
     sub->add_option("--temperature", t.temperature,
                     "Distillation temperature T: both distributions are softened by it")
         ->capture_default_str();
+    sub->add_option("--qat", o->qat,
+                    "Quantization-aware training: weights rounded as q8_0 or q4_0 in the forward "
+                    "pass (straight-through gradients); export with the same --export-type");
     sub->add_option("--alpha", t.alpha,
                     "Weight of the distillation term; 1 - alpha weighs the cross-entropy")
         ->capture_default_str();

@@ -35,6 +35,7 @@ struct CompressCliOptions {
     double recover_lr = 3e-4;
     std::string teacher;
     double temperature = 2.0, alpha = 0.5;
+    std::vector<std::string> tensor_rates;  // for cluster stages
     int64_t calibration_tokens = 8192;
     int threads = default_threads();
 };
@@ -161,6 +162,8 @@ class StageRunner {
                 ClusterModelOptions c;
                 c.params.bits = s.bits;
                 c.params.rate = s.rate;
+                for (const std::string& r : o_.tensor_rates)
+                    c.tensor_rates.push_back(parse_tensor_rate(r));
                 c.n_threads = o_.threads;
                 CalibrationStats stats = calibration(from);
                 if (!calibration_text_.empty()) c.calibration = &stats;
@@ -197,6 +200,11 @@ void run_compress(const CompressCliOptions& o) {
         if (s.kind == StageKind::Recover && o.data.empty())
             throw ArgumentError("--stages: '" + s.spec +
                                 "' needs --data SHARDS (made with the model's tokenizer)");
+    for (const std::string& r : o.tensor_rates) parse_tensor_rate(r);  // refuse bad rules now
+    if (!o.tensor_rates.empty() &&
+        std::none_of(stages.begin(), stages.end(),
+                     [](const CompressionStage& s) { return s.kind == StageKind::Cluster; }))
+        throw ArgumentError("--tensor-rate applies to cluster stages, and --stages has none");
     if (fs::exists(o.out) && fs::equivalent(o.in, o.out))
         throw ArgumentError("output " + o.out + " is the input file; write to a new file");
     StageRunner runner(o);
@@ -248,6 +256,9 @@ void add_compress(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("--recover-lr", o->recover_lr, "Learning rate of recover stages")
         ->capture_default_str();
+    sub->add_option("--tensor-rate", o->tensor_rates,
+                    "GLOB=RATE for cluster stages: another rate for the matching matrices, e.g. "
+                    "token_embd.weight=3.3 (see `edgelm cluster --help`)");
     sub->add_option("--teacher", o->teacher,
                     "Recover stages distil from this model (usually the input) instead of "
                     "training on the data's next tokens alone (`edgelm distill`)");
