@@ -64,7 +64,7 @@ TEST(ActivationScalingTest, ScalesLeaveTheFunctionUnchangedAndTargetOutlierChann
         for (size_t k = 0; k < w.size(); ++k) w[k] *= col[k % col.size()];
     }
     testing::write_test_model(scaled, DType::F32, "scaling-test");
-    Session a(Model::load(m.path), {0, 1, {}}), b(Model::load(scaled.path), {0, 1, {}});
+    Session a(Model::load(m.path), {0, 1, {}, {}}), b(Model::load(scaled.path), {0, 1, {}, {}});
     const std::vector<TokenId> tokens = {1, 40, 7, 99, 250, 3, 17};
     const std::span<const float> la = a.eval(tokens, true);
     const std::vector<float> want(la.begin(), la.end());

@@ -74,7 +74,7 @@ TEST(MagnitudePrune, ZeroesExactlyTheSmallestWeights) {
             EXPECT_LE(max_zeroed, min_kept);
         }
         EXPECT_EQ(values_of(f.tensor(keys::kTokenEmbd)), m.weights.at(keys::kTokenEmbd));
-        Session s(Model::load(out), {0, 1, {}});
+        Session s(Model::load(out), {0, 1, {}, {}});
         EXPECT_EQ(s.eval(std::vector<TokenId>{1, 2, 3}).size(), 300u);
     }
     const std::string all = temp_path("mp-all.gguf");
@@ -124,12 +124,12 @@ TEST_P(SparseStorage, RunsAsTheDenseModel) {
         EXPECT_EQ(f.tensor("blk.0.ffn_up.weight.values").type, DType::F16);
     }
     const std::vector<TokenId> prompt = {1, 5, 9, 42, 7, 100, 3};
-    Session a(Model::load(dense), {0, 1, {}}), b(Model::load(sparse), {0, 1, {}});
+    Session a(Model::load(dense), {0, 1, {}, {}}), b(Model::load(sparse), {0, 1, {}, {}});
     const auto la = a.eval(prompt, true);
     const auto lb = b.eval(prompt, true);
     ASSERT_EQ(la.size(), lb.size());
     for (size_t i = 0; i < la.size(); ++i) ASSERT_NEAR(la[i], lb[i], 1e-3) << i;
-    Session d(Model::load(sparse), {0, 1, {}});
+    Session d(Model::load(sparse), {0, 1, {}, {}});
     std::span<const float> last;
     for (TokenId t : prompt) last = d.eval(std::span<const TokenId>(&t, 1));
     for (size_t i = 0; i < 300; ++i) ASSERT_NEAR(last[i], la[la.size() - 300 + i], 1e-3);

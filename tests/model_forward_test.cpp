@@ -126,7 +126,7 @@ void expect_matches_naive(const ModelConfig& config, const std::string& name) {
     auto model = Model::load(m.path);
     const std::vector<TokenId> tokens = some_tokens(12, config.vocab, 3);
     const auto ref = naive_forward(m, tokens);
-    Session s(model, {0, 2, {}});
+    Session s(model, {0, 2, {}, {}});
     std::span<const float> got = s.eval(tokens, /*all_logits=*/true);
     for (size_t t = 0; t < tokens.size(); ++t) {
         double scale = 0;
@@ -162,10 +162,10 @@ TEST(ModelForwardTest, IncrementalDecodeEqualsOneBatch) {
             make_test_model(tiny_config(64, 2, 4, 2, 96, 300, 32, true), type, "incr.gguf");
         auto model = Model::load(m.path);
         const auto tokens = some_tokens(11, 300, 5);
-        Session batch(model, {0, 1, {}});
+        Session batch(model, {0, 1, {}, {}});
         const std::span<const float> batch_logits = batch.eval(tokens, true);
         const std::vector<float> all(batch_logits.begin(), batch_logits.end());
-        Session one(model, {0, 1, {}});
+        Session one(model, {0, 1, {}, {}});
         for (size_t t = 0; t < tokens.size(); ++t) {
             std::span<const float> l = one.eval(std::span<const TokenId>(&tokens[t], 1));
             for (size_t i = 0; i < l.size(); ++i)
@@ -238,7 +238,7 @@ TEST(ModelForwardTest, QuantizedTypesMatchNaiveOnTheirDequantizedWeights) {
             type_traits(stored).to_float(bytes.data(), values.data(),
                                          static_cast<int64_t>(values.size()));
         }
-        Session s(Model::load(m.path), {0, 2, {}});
+        Session s(Model::load(m.path), {0, 2, {}, {}});
         auto l = s.eval(tokens, true);
         const std::vector<float> got(l.begin(), l.end());
         std::vector<double> ref, ref_f32;

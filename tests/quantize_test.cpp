@@ -47,7 +47,7 @@ TEST(QuantizeTest, Q8_0AndQ4_0FilesHoldTheReferenceEncodingAndRun) {
                 EXPECT_GT(tr.rmse, 0.0) << tr.name;
             }
         }
-        Session s(Model::load(out), {0, 1, {}});
+        Session s(Model::load(out), {0, 1, {}, {}});
         const std::vector<TokenId> prompt = {1, 5, 9};
         EXPECT_EQ(s.eval(prompt).size(), 300u);
         std::filesystem::remove(out);
@@ -80,7 +80,7 @@ TEST(QuantizeTest, KQuantFilesFallBackOnNarrowRowsAndRun) {
             ASSERT_EQ(0, std::memcmp(bytes.data(), t.data, bytes.size())) << t.name;
         }
         EXPECT_GT(k_quant, 0) << dtype_name(type);
-        Session s(Model::load(out), {0, 1, {}});
+        Session s(Model::load(out), {0, 1, {}, {}});
         const std::vector<TokenId> prompt = {1, 5, 9};
         EXPECT_EQ(s.eval(prompt).size(), 300u);
         std::filesystem::remove(out);
@@ -126,8 +126,8 @@ TEST(QuantizeTest, RefusesToRaisePrecisionAndLeavesFilesAlone) {
     EXPECT_THROW(quantize_model(m.path, m.path, QuantizeOptions(DType::Q4_0)),
                  ArgumentError);  // in place
     EXPECT_THROW(quantize_model(m.path, out, QuantizeOptions(DType::Q6_K)),
-                 ArgumentError);                 // more bits than the input has
-    Session s(Model::load(m.path), {0, 1, {}});  // the input still loads
+                 ArgumentError);                     // more bits than the input has
+    Session s(Model::load(m.path), {0, 1, {}, {}});  // the input still loads
     std::filesystem::remove(m.path);
 }
 

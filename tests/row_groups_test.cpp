@@ -89,7 +89,7 @@ TEST(RowGroupsTest, ModelLogitsEqualWithAndWithoutRepacking) {
         auto grouped = Model::load(m.path);
         const std::vector<TokenId> tokens = {1, 17, 300, 5, 42, 7, 99, 250, 3};
         for (int threads : {1, 2, 3}) {
-            Session a(plain, {0, threads, {}}), b(grouped, {0, threads, {}});
+            Session a(plain, {0, threads, {}, {}}), b(grouped, {0, threads, {}, {}});
             const std::span<const float> la = a.eval(tokens, true);
             const std::vector<float> want(la.begin(), la.end());
             const std::span<const float> lb = b.eval(tokens, true);

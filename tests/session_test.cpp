@@ -93,15 +93,15 @@ TEST_F(SessionTest, TruncateThenReevaluateReproducesLogits) {
 }
 
 TEST_F(SessionTest, ContextOverflowAndBadTokensAreArgumentErrors) {
-    Session s(model_, {8, 1, {}});
+    Session s(model_, {8, 1, {}, {}});
     s.eval(prompt_);
     const std::vector<TokenId> two = {5, 6};
     EXPECT_THROW(s.eval(two), ArgumentError);
     EXPECT_EQ(s.position(), static_cast<int>(prompt_.size()));  // nothing was half-applied
     const std::vector<TokenId> bad = {300};
-    Session t(model_, {0, 1, {}});
+    Session t(model_, {0, 1, {}, {}});
     EXPECT_THROW(t.eval(bad), ArgumentError);
-    EXPECT_THROW(Session(model_, {0, 0, {}}), ArgumentError);
+    EXPECT_THROW(Session(model_, {0, 0, {}, {}}), ArgumentError);
 }
 
 TEST_F(SessionTest, DamagedOrForeignStateFilesAreRejected) {

@@ -17,6 +17,7 @@
 #include "data_test_support.h"
 #include "gguf/gguf_keys.h"
 #include "gguf/gguf_reader.h"
+#include "runtime/lora_adapter.h"
 #include "runtime/model.h"
 #include "runtime/ops.h"
 
@@ -194,8 +195,9 @@ TEST_F(TrainCliTest, WallClockBudgetStopsEvaluatesAndExports) {
     EXPECT_NE(r.out.find("val loss"), std::string::npos) << r.out;
 }
 
-double perplexity_of(const std::string& model, const std::string& text_file) {
-    const CliResult r = run_cli("perplexity " + model + " -f " + text_file + " --json");
+double perplexity_of(const std::string& model, const std::string& text_file,
+                     const std::string& extra = "") {
+    const CliResult r = run_cli("perplexity " + model + " -f " + text_file + " --json" + extra);
     EXPECT_EQ(r.code, 0) << r.err;
     return r.code == 0 ? nlohmann::json::parse(r.out)["perplexity"].get<double>() : 0.0;
 }
@@ -328,6 +330,36 @@ TEST_F(TrainCliTest, DistillTrainsAStudentFromATeacher) {
         "context");
     expect_one_error_line(run_cli("distill --data " + shards() + " -o " + run_dir("x")),
                           "--teacher");
+}
+
+TEST_F(TrainCliTest, FinetuneTrainsALoraAdapterThatLowersPerplexity) {
+    const std::string base = *dir_ + "/lora-base.gguf", adapter = *dir_ + "/adapter.gguf",
+                      merged = *dir_ + "/lora-merged.gguf", text = *dir_ + "/corpus.txt";
+    ASSERT_EQ(run_cli("train --data " + shards() + " -o " + run_dir("lora-base") + " " + kShape +
+                      "--steps 10 --export " + base)
+                  .code,
+              0);
+    const CliResult r =
+        run_cli("finetune --base " + base + " --data " + shards() + " -o " + run_dir("lora") +
+                " --lora r=4,alpha=8,targets=q,k,v,o,gate,up,down --steps 40 --lr 1e-2 "
+                "--warmup 0 --eval-every 0 -q --export " +
+                adapter);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const ModelConfig config = Model::load(base)->config();
+    const auto a = LoraAdapter::load(adapter, config);
+    EXPECT_EQ(a->rank(), 4);
+    EXPECT_EQ(a->matrices().size(), 7u * static_cast<size_t>(config.blocks()));
+    // The base stayed frozen: the adapter is all that changed, and it helps on its data.
+    const double ppl_base = perplexity_of(base, text);
+    const double ppl_adapted = perplexity_of(base, text, " --lora " + adapter);
+    EXPECT_LT(ppl_adapted, 0.98 * ppl_base);
+    ASSERT_EQ(run_cli("merge-lora " + base + " -o " + merged + " --lora " + adapter).code, 0);
+    EXPECT_NEAR(perplexity_of(merged, text), ppl_adapted, 1e-3 * ppl_adapted);
+    EXPECT_NEAR(perplexity_of(base, text, " --lora " + adapter + ":0"), ppl_base, 1e-6 * ppl_base);
+    expect_one_error_line(run_cli("finetune --base " + base + " --data " + shards() + " -o " +
+                                  run_dir("x") + " --lora r=4,targets=q,z"),
+                          "unknown target 'z'");
+    expect_one_error_line(run_cli("run " + base + " -p hi --lora " + base), "not a LoRA adapter");
 }
 
 TEST_F(TrainCliTest, CompressRunsTheStagesAndTheReportRendersInChromium) {

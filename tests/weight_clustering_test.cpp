@@ -309,14 +309,14 @@ void expect_runs_as_its_values(const ClusterParams& params, const std::string& t
     }
     write_test_model(expect, DType::F32, "values");
     const std::vector<TokenId> prompt = {1, 5, 9, 42, 7, 100, 3};
-    Session a(Model::load(out), {0, 1, {}});
-    Session b(Model::load(expect.path), {0, 1, {}});
+    Session a(Model::load(out), {0, 1, {}, {}});
+    Session b(Model::load(expect.path), {0, 1, {}, {}});
     const auto la = a.eval(prompt, true);
     const auto lb = b.eval(prompt, true);
     ASSERT_EQ(la.size(), lb.size());
     for (size_t i = 0; i < la.size(); ++i) ASSERT_NEAR(la[i], lb[i], 1e-3) << tag << " " << i;
     // One token at a time (the decoding kernels) gives the same as the batch.
-    Session d(Model::load(out), {0, 1, {}});
+    Session d(Model::load(out), {0, 1, {}, {}});
     std::span<const float> last;
     for (TokenId t : prompt) last = d.eval(std::span<const TokenId>(&t, 1));
     const size_t vocab = 300;
@@ -352,7 +352,7 @@ TEST(ClusteredModel, SkipAndTensorRatesApplyToTheirMatches) {
     }
     GgufFile f(out);
     EXPECT_EQ(f.tensor("output.weight").type, DType::F32);
-    Session s(Model::load(out), {0, 1, {}});
+    Session s(Model::load(out), {0, 1, {}, {}});
     EXPECT_EQ(s.eval(std::vector<TokenId>{1, 2}).size(), 300u);
     o.tensor_rates = {{"nothing*", 3}};
     EXPECT_THROW(cluster_model(m.path, temp_path("crules-x.gguf"), o), ArgumentError);

@@ -14,6 +14,7 @@ PerplexityResult evaluate_perplexity(std::shared_ptr<const Model> model, const s
     SessionParams sp;
     sp.n_ctx = params.n_ctx;
     sp.n_threads = params.n_threads;
+    sp.lora = params.lora;
     Session session(model, sp);
     ScoredWindows windows(tok.encode(text, /*add_bos=*/false), tok.vocab().bos, session.n_ctx(),
                           params.stride);

@@ -10,6 +10,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "runtime/lora_adapter.h"
 
 namespace edgelm {
 
@@ -28,6 +31,7 @@ struct PerplexityParams {
     int n_ctx = 0;   // 0 = the model's context
     int stride = 0;  // tokens scored per window; 0 = non-overlapping windows
     int n_threads = 1;
+    std::vector<LoraBinding> lora;  // adapters on top of the model (runtime/lora_adapter.h)
     // Called after each window with (windows done, windows total).
     std::function<void(int64_t, int64_t)> progress;
 };

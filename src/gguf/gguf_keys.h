@@ -13,6 +13,10 @@ inline constexpr const char* kName = "general.name";
 inline constexpr const char* kFileType = "general.file_type";
 inline constexpr const char* kQuantizationVersion = "general.quantization_version";
 inline constexpr const char* kAlignment = "general.alignment";
+inline constexpr const char* kGeneralType = "general.type";  // "model", or "adapter"
+// LoRA adapters (llama.cpp's layout; runtime/lora_adapter.h).
+inline constexpr const char* kAdapterType = "adapter.type";  // "lora"
+inline constexpr const char* kAdapterLoraAlpha = "adapter.lora.alpha";
 
 // {arch}.* — compose with arch_key("llama", kContextLength).
 inline constexpr const char* kContextLength = "context_length";

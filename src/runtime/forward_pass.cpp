@@ -40,6 +40,17 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
                              int64_t cols) {
         if (observer_) observer_(layer, site, rows, m, cols);
     };
+    // LoRA: out += scale * alpha / rank * B (A x) for each adapter of the layer's target.
+    const auto adapt = [&](int layer, LoraTarget target, const float* in, int64_t in_stride,
+                           float* out, int64_t out_stride) {
+        if (lora_.empty()) return false;
+        bool any = false;
+        for (const auto& [m, factor] : lora_for(layer, target)) {
+            apply_lora(*m, factor, in, in_stride, n, out, out_stride);
+            any = true;
+        }
+        return any;
+    };
 
     for (int t = 0; t < n; ++t)
         matrix_row(x_.data() + t * dim, w.token_embd, tokens[static_cast<size_t>(t)]);
@@ -80,6 +91,9 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
                 }
             },
             32);
+        adapt(l, LoraTarget::Q, xb_.data(), dim, q_.data(), q_dim);
+        adapt(l, LoraTarget::K, xb_.data(), dim, k_out, kv_dim);
+        adapt(l, LoraTarget::V, xb_.data(), dim, v_out, kv_dim);
         for_tokens(n, [&](int t) {
             rope_.apply(q_.data() + t * q_dim, c.n_heads, hd, pos0 + t);
             rope_.apply(k_out + static_cast<size_t>(t) * static_cast<size_t>(kv_dim), c.n_kv_heads,
@@ -116,6 +130,7 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
         });
         observe(l, ActivationSite::AttentionOutput, att_out, n, q_dim);
         matmul(lw.wo, activations(att_out, n, q_dim, lw.wo.traits->act_type), proj_.data(), dim);
+        adapt(l, LoraTarget::O, att_out, q_dim, proj_.data(), dim);
         for (int i = 0; i < n * dim; ++i)
             x_[static_cast<size_t>(i)] += proj_[static_cast<size_t>(i)];
 
@@ -129,19 +144,29 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
             throw FormatError(
                 model_->file().path() + ": layer " + std::to_string(l) +
                 ": ffn_gate and ffn_up need different activation formats; requantize the file");
+        // SwiGLU in the same phase, unless adapters change gate or up first.
+        const bool ffn_adapted = !lora_.empty() && (!lora_for(l, LoraTarget::Gate).empty() ||
+                                                    !lora_for(l, LoraTarget::Up).empty());
         pool_.parallel_for(
             ffn,
             [&](int64_t r0, int64_t r1) {
                 matmul_rows(lw.w_gate, a_g, hb_.data() + r0, ffn, r0, r1);
                 matmul_rows(lw.w_up, a_g, hb2_.data() + r0, ffn, r0, r1);
+                if (ffn_adapted) return;
                 for (int t = 0; t < n; ++t)
                     swiglu(hb_.data() + t * ffn + r0, hb2_.data() + t * ffn + r0,
                            static_cast<int>(r1 - r0));
             },
             32);
+        if (ffn_adapted) {
+            adapt(l, LoraTarget::Gate, xb_.data(), dim, hb_.data(), ffn);
+            adapt(l, LoraTarget::Up, xb_.data(), dim, hb2_.data(), ffn);
+            for_tokens(n, [&](int t) { swiglu(hb_.data() + t * ffn, hb2_.data() + t * ffn, ffn); });
+        }
         observe(l, ActivationSite::FfnHidden, hb_.data(), n, ffn);
         matmul(lw.w_down, activations(hb_.data(), n, ffn, lw.w_down.traits->act_type), proj_.data(),
                dim);
+        adapt(l, LoraTarget::Down, hb_.data(), ffn, proj_.data(), dim);
         for (int i = 0; i < n * dim; ++i)
             x_[static_cast<size_t>(i)] += proj_[static_cast<size_t>(i)];
     }

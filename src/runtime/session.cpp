@@ -56,6 +56,32 @@ Session::Session(std::shared_ptr<const Model> model, SessionParams params)
     scores_.resize(static_cast<size_t>(params.n_threads) * static_cast<size_t>(n_ctx_));
     last_logits_.resize(static_cast<size_t>(c.vocab));
     tokens_.reserve(static_cast<size_t>(n_ctx_));
+    set_lora(std::move(params.lora));
+}
+
+void Session::set_lora(std::vector<LoraBinding> adapters) {
+    const ModelConfig& c = model_->config();
+    for (const LoraBinding& b : adapters) {
+        if (!b.adapter) throw ArgumentError("set_lora: a null adapter");
+        for (const auto& [key, m] : b.adapter->matrices()) {
+            const auto [rows, cols] = lora_target_shape(c, key.second);
+            if (key.first >= c.blocks() || m.rows != rows || m.cols != cols)
+                throw ArgumentError(b.adapter->path() + " was made for a model of another shape (" +
+                                    lora_target_name(key.second) + " of block " +
+                                    std::to_string(key.first) + ")");
+        }
+    }
+    lora_ = std::move(adapters);
+}
+
+std::vector<std::pair<const LoraMatrix*, float>> Session::lora_for(int layer, LoraTarget t) const {
+    std::vector<std::pair<const LoraMatrix*, float>> out;
+    const int block = model_->config().block_of_layer(layer);
+    for (const LoraBinding& b : lora_)
+        if (const LoraMatrix* m = b.adapter->find(block, t))
+            out.emplace_back(m,
+                             b.scale * b.adapter->alpha() / static_cast<float>(b.adapter->rank()));
+    return out;
 }
 
 size_t Session::kv_offset(int layer, int kv_head, int pos) const {

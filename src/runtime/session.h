@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "runtime/lora_adapter.h"
 #include "runtime/model.h"
 #include "runtime/ops.h"
 #include "runtime/sampler.h"
@@ -28,6 +29,7 @@ struct SessionParams {
     int n_ctx = 0;      // 0 = the model's trained context
     int n_threads = 1;  // >= 1
     SamplerParams sampler;
+    std::vector<LoraBinding> lora;  // adapters applied on top of the model's weights
 };
 
 class Session {
@@ -50,6 +52,11 @@ class Session {
 
     // Calls `observer` with the input rows of every matrix product from now on (null: stop).
     void set_activation_observer(ActivationObserver observer) { observer_ = std::move(observer); }
+
+    // Replaces the LoRA adapters applied from the next eval on, without reloading the model
+    // (the cached keys and values were computed with the previous ones: reset() to start
+    // over with the new). Throws ArgumentError for an adapter made for another shape.
+    void set_lora(std::vector<LoraBinding> adapters);
 
     // Forgets all tokens (the KV cache is overwritten lazily).
     void reset();
@@ -100,6 +107,10 @@ class Session {
     void gather_kv(const std::vector<float>& cache, int layer, int n, float* out) const;
     void scatter_kv(std::vector<float>& cache, int layer, int n, const float* in);
     // Scratch for a batch of up to kMaxBatch tokens (sizes per token in comments).
+    // Adapters of each layer's target: (matrix, scale * alpha / rank).
+    std::vector<std::pair<const LoraMatrix*, float>> lora_for(int layer, LoraTarget t) const;
+    std::vector<LoraBinding> lora_;
+
     std::vector<float> x_;              // (dim) residual stream
     std::vector<float> xb_;             // (max(dim, q_dim)) normed input / attention output
     std::vector<float> q_;              // (q_dim)

@@ -91,12 +91,11 @@ BlockImpl::BlockImpl(const ModelConfig& c)
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& rot,
                                  const torch::Tensor& mask) {
     const int64_t B = x.size(0), T = x.size(1);
-    // The matrices as the forward pass sees them: fake-quantized under QAT.
-    const auto mm = [this](const torch::Tensor& in, const torch::nn::Linear& l) {
-        return torch::nn::functional::linear(in, fake_quantize(l->weight, qat));
-    };
+    const int64_t q_rows = n_heads * head_dim, kv_rows = n_kv_heads * head_dim;
     const torch::Tensor qkv =
-        mm(attn_norm(x), wqkv).view({B, T, n_heads + 2 * n_kv_heads, head_dim});
+        project(attn_norm(x), wqkv,
+                {{LoraTarget::Q, q_rows}, {LoraTarget::K, kv_rows}, {LoraTarget::V, kv_rows}})
+            .view({B, T, n_heads + 2 * n_kv_heads, head_dim});
     torch::Tensor q = qkv.narrow(2, 0, n_heads);
     torch::Tensor k = qkv.narrow(2, n_heads, n_kv_heads);
     torch::Tensor v = qkv.narrow(2, n_heads + n_kv_heads, n_kv_heads);
@@ -120,10 +119,12 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& ro
         scores.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
     const torch::Tensor att = torch::softmax(scores, -1, softmax_type).to(v.scalar_type());
     const torch::Tensor y = torch::matmul(att, v).transpose(1, 2).reshape({B, T, -1});
-    const torch::Tensor x2 = x + mm(y, wo);
-    const torch::Tensor gate_up = mm(ffn_norm(x2), w_gate_up);
-    return x2 + mm(torch::silu(gate_up.narrow(2, 0, ffn_dim)) * gate_up.narrow(2, ffn_dim, ffn_dim),
-                   w_down);
+    const torch::Tensor x2 = x + project(y, wo, {{LoraTarget::O, wo->weight.size(0)}});
+    const torch::Tensor gate_up =
+        project(ffn_norm(x2), w_gate_up, {{LoraTarget::Gate, ffn_dim}, {LoraTarget::Up, ffn_dim}});
+    return x2 +
+           project(torch::silu(gate_up.narrow(2, 0, ffn_dim)) * gate_up.narrow(2, ffn_dim, ffn_dim),
+                   w_down, {{LoraTarget::Down, w_down->weight.size(0)}});
 }
 
 LlamaModelImpl::LlamaModelImpl(const ModelConfig& c, int n_blocks)
@@ -168,6 +169,74 @@ torch::Tensor LlamaModelImpl::hidden(const torch::Tensor& tokens, bool checkpoin
 
 torch::Tensor LlamaModelImpl::logits_from_hidden(const torch::Tensor& h) {
     return torch::matmul(h, fake_quantize(output ? output->weight : tok_embd->weight, qat).t());
+}
+
+torch::Tensor BlockImpl::project(const torch::Tensor& x, const torch::nn::Linear& l,
+                                 std::initializer_list<std::pair<LoraTarget, int64_t>> targets) {
+    // The matrix as the forward pass sees it: fake-quantized under QAT.
+    torch::Tensor y = torch::nn::functional::linear(x, fake_quantize(l->weight, qat));
+    bool any = false;
+    for (const auto& [t, rows] : targets) any = any || lora_a[static_cast<size_t>(t)].defined();
+    if (!any) return y;
+    const torch::Tensor xd =
+        lora_dropout > 0 && is_training() ? torch::dropout(x, lora_dropout, true) : x;
+    std::vector<torch::Tensor> parts;
+    for (const auto& [t, rows] : targets) {
+        const torch::Tensor& a = lora_a[static_cast<size_t>(t)];
+        if (a.defined()) {
+            parts.push_back(
+                torch::matmul(torch::matmul(xd, a.t()), lora_b[static_cast<size_t>(t)].t()) *
+                lora_scale);
+        } else {
+            std::vector<int64_t> shape = y.sizes().vec();
+            shape.back() = rows;
+            parts.push_back(torch::zeros(shape, y.options()));
+        }
+    }
+    return y + (parts.size() == 1 ? parts[0] : torch::cat(parts, -1));
+}
+
+void LlamaModelImpl::add_lora(int64_t rank, double alpha, const std::vector<LoraTarget>& targets,
+                              double dropout, uint64_t seed) {
+    torch::NoGradGuard no_grad;
+    for (torch::Tensor& p : parameters()) p.set_requires_grad(false);
+    auto gen = at::detail::createCPUGenerator(seed ^ 0x10fa);
+    lora_rank = rank;
+    lora_alpha = alpha;
+    for (size_t b = 0; b < blocks.size(); ++b) {
+        BlockImpl& blk = *blocks[b];
+        blk.lora_scale = alpha / static_cast<double>(rank);
+        blk.lora_dropout = dropout;
+        for (LoraTarget t : targets) {
+            const auto [rows, cols] = lora_target_shape(config, t);
+            const double bound = 1.0 / std::sqrt(static_cast<double>(cols));
+            const std::string name = std::string("lora_") + lora_target_name(t);
+            blk.lora_a[static_cast<size_t>(t)] = blk.register_parameter(
+                name + "_a", torch::empty({rank, cols}).uniform_(-bound, bound, gen));
+            blk.lora_b[static_cast<size_t>(t)] =
+                blk.register_parameter(name + "_b", torch::zeros({rows, rank}));
+        }
+    }
+}
+
+std::map<std::pair<int, LoraTarget>, LoraMatrix> LlamaModelImpl::lora_matrices() {
+    std::map<std::pair<int, LoraTarget>, LoraMatrix> out;
+    for (size_t b = 0; b < blocks.size(); ++b)
+        for (LoraTarget t : kLoraTargets) {
+            const torch::Tensor& a = blocks[b]->lora_a[static_cast<size_t>(t)];
+            if (!a.defined()) continue;
+            const torch::Tensor ac = a.detach().to(torch::kFloat).contiguous();
+            const torch::Tensor bc =
+                blocks[b]->lora_b[static_cast<size_t>(t)].detach().to(torch::kFloat).contiguous();
+            LoraMatrix m;
+            m.rank = ac.size(0);
+            m.cols = ac.size(1);
+            m.rows = bc.size(0);
+            m.a.assign(ac.data_ptr<float>(), ac.data_ptr<float>() + ac.numel());
+            m.b.assign(bc.data_ptr<float>(), bc.data_ptr<float>() + bc.numel());
+            out[{static_cast<int>(b), t}] = std::move(m);
+        }
+    return out;
 }
 
 void LlamaModelImpl::set_qat(DType type) {

@@ -15,7 +15,12 @@
 #include <string>
 #include <vector>
 
+#include <array>
+#include <initializer_list>
+#include <map>
+
 #include "core/dtype.h"
+#include "runtime/lora_adapter.h"
 #include "runtime/model_config.h"
 
 namespace edgelm::train {
@@ -42,6 +47,14 @@ struct BlockImpl : torch::nn::Module {
     torch::nn::Linear w_gate_up{nullptr}, w_down{nullptr};
     int64_t n_heads, n_kv_heads, head_dim, rope_dim, ffn_dim;
     DType qat = DType::F32;  // weights fake-quantized in the forward pass (train/fake_quant.h)
+
+    // LoRA (runtime/lora_adapter.h): for each adapted target, A (rank, in) and B (out, rank),
+    // and the output gains lora_scale * B A dropout(x). Indexed by LoraTarget.
+    std::array<torch::Tensor, 7> lora_a, lora_b;
+    double lora_scale = 0, lora_dropout = 0;
+    // x W^T (+ the targets' LoRA terms, `targets` naming the row ranges of a fused W).
+    torch::Tensor project(const torch::Tensor& x, const torch::nn::Linear& l,
+                          std::initializer_list<std::pair<LoraTarget, int64_t>> targets);
 };
 TORCH_MODULE(Block);
 
@@ -63,6 +76,15 @@ struct LlamaModelImpl : torch::nn::Module {
     // included, is fake-quantized in the forward pass (train/fake_quant.h).
     void set_qat(DType type);
     DType qat = DType::F32;
+
+    // Freezes every weight and adds LoRA matrices (A uniform in +-1/sqrt(in), B zero, so
+    // training starts from the base model) for `targets` in every block.
+    void add_lora(int64_t rank, double alpha, const std::vector<LoraTarget>& targets,
+                  double dropout, uint64_t seed);
+    // The trained adapter, as the runtime reads it.
+    std::map<std::pair<int, LoraTarget>, LoraMatrix> lora_matrices();
+    int64_t lora_rank = 0;
+    double lora_alpha = 0;
 
     // GPT-2-style initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2·layers),
     // norms 1. Deterministic for a seed.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "runtime/lora_adapter.h"
 #include "runtime/model_config.h"
 
 namespace edgelm::train {
@@ -45,6 +46,13 @@ struct TrainOptions {
     std::string teacher;
     double temperature = 2.0;
     double alpha = 0.5;
+
+    // LoRA fine-tuning of the --init-from base (rank 0: off): the base is frozen, only the
+    // adapters train, and --export writes the adapter (llama.cpp's layout), not a model.
+    int64_t lora_rank = 0;
+    double lora_alpha = 16;
+    std::vector<LoraTarget> lora_targets;
+    double lora_dropout = 0;
 
     // Quantization-aware training at this type (q8_0, q4_0; F32 = off): export at the same
     // --export-type to get exactly the weights the forward pass used.

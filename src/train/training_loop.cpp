@@ -273,6 +273,15 @@ TrainResult run_training(const TrainOptions& o) {
     model->init_weights(o.seed);
     if (!o.init_from.empty() && !fs::exists(ckpt_path))
         load_gguf_weights(o.init_from, *model, tokenizer_model);  // a resume loads its own
+    if (o.lora_rank > 0) {
+        need(!o.init_from.empty(), "LoRA fine-tuning needs a base model (--base / --init-from)");
+        need(!o.lora_targets.empty(), "--lora needs targets (q, k, v, o, gate, up, down)");
+        need(o.lora_alpha > 0 && o.lora_dropout >= 0 && o.lora_dropout < 1,
+             "--lora alpha must be positive and dropout in [0, 1)");
+        need(!o.keep_pruned && o.qat == DType::F32,
+             "--lora cannot be combined with --keep-pruned or --qat");
+        model->add_lora(o.lora_rank, o.lora_alpha, o.lora_targets, o.lora_dropout, o.seed);
+    }
     if (o.qat != DType::F32) {
         need(qat_supports(o.qat), std::string("--qat ") + dtype_name(o.qat) +
                                       ": quantization-aware training supports q8_0 and q4_0");
@@ -552,7 +561,11 @@ TrainResult run_training(const TrainOptions& o) {
     if (main_process) {
         write_text_atomically((fs::path(o.out_dir) / "loss.svg").string(),
                               loss_plot_svg(metrics.curves(), "edgelm train: " + o.out_dir));
-        if (!o.export_path.empty()) {
+        if (!o.export_path.empty() && o.lora_rank > 0) {
+            write_lora_adapter(o.export_path, config, static_cast<float>(o.lora_alpha),
+                               model->lora_matrices());
+            result.exported = o.export_path;
+        } else if (!o.export_path.empty()) {
             write_gguf(*model, vocabulary_from_spm_bytes(tokenizer_model), o.export_path,
                        o.export_type, "edgelm");
             result.exported = o.export_path;

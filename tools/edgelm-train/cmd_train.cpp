@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "core/split.h"
 #include "data/token_shards.h"
 #include "gguf/gguf_reader.h"
 #include "train/trainer.h"
@@ -23,9 +24,11 @@ namespace edgelm::cli {
 
 namespace {
 
+void parse_lora_spec(const std::string& spec, train::TrainOptions& t);
+
 struct TrainCliOptions {
     train::TrainOptions t;
-    std::string qat;
+    std::string qat, lora;
     std::vector<std::string> data;
     std::string mixture, preset, config_file, export_type = "f32";
     int dim = 256, layers = 6, heads = 8, kv_heads = 4, ffn = 704, ctx = 256, vocab = 0;
@@ -178,6 +181,7 @@ void run_train(CLI::App* sub, TrainCliOptions& o) {
         throw ArgumentError("train: unknown --export-type '" + o.export_type +
                             "' (f32, f16, bf16, q8_0, q4_0)");
     t.export_type = *type;
+    if (!o.lora.empty()) parse_lora_spec(o.lora, t);
     if (!o.qat.empty()) {
         const auto q = runnable_dtype_from_name(o.qat);
         if (!q || (*q != DType::Q8_0 && *q != DType::Q4_0))
@@ -221,16 +225,71 @@ void run_train(CLI::App* sub, TrainCliOptions& o) {
     if (!r.exported.empty()) std::printf("model: %s\n", r.exported.c_str());
 }
 
-// `train`, and `distill`: the same run with a teacher it must have.
-void add_training_command(CLI::App& app, bool distill) {
+// "r=8,alpha=16,targets=q,v[,k,o,gate,up,down]": names after targets= continue its list.
+void parse_lora_spec(const std::string& spec, train::TrainOptions& t) {
+    const auto bad = [&](const std::string& why) {
+        throw ArgumentError("--lora '" + spec + "': " + why +
+                            " (expected r=8,alpha=16,targets=q,v[,k,o,gate,up,down])");
+    };
+    std::string key;
+    for (const std::string& field : split_fields(spec, ',')) {
+        const size_t eq = field.find('=');
+        std::string value = field;
+        if (eq != std::string::npos) {
+            key = field.substr(0, eq);
+            value = field.substr(eq + 1);
+        } else if (key != "targets") {
+            bad("'" + field + "' is not KEY=VALUE");
+        }
+        char* end = nullptr;
+        if (key == "r") {
+            t.lora_rank = std::strtol(value.c_str(), &end, 10);
+            if (value.empty() || *end || t.lora_rank < 1) bad("r must be a positive integer");
+        } else if (key == "alpha") {
+            t.lora_alpha = std::strtod(value.c_str(), &end);
+            if (value.empty() || *end || !(t.lora_alpha > 0)) bad("alpha must be positive");
+        } else if (key == "targets") {
+            const auto target = parse_lora_target(value);
+            if (!target) bad("unknown target '" + value + "'");
+            t.lora_targets.push_back(*target);
+        } else {
+            bad("unknown key '" + key + "'");
+        }
+    }
+    if (t.lora_rank < 1) bad("r is missing");
+    if (t.lora_targets.empty()) bad("targets are missing");
+}
+
+enum class TrainingCommand { Train, Distill, Finetune };
+
+// `train`; `distill`: the same run with a teacher it must have; `finetune`: LoRA adapters
+// on a frozen base it must have.
+void add_training_command(CLI::App& app, TrainingCommand kind) {
     auto o = std::make_shared<TrainCliOptions>();
     train::TrainOptions& t = o->t;
-    CLI::App* sub =
-        distill
-            ? app.add_subcommand("distill",
-                                 "Train a student on token shards with a teacher model's "
-                                 "soft targets (knowledge distillation, libtorch)")
-            : app.add_subcommand("train", "Train a llama-family model on token shards (libtorch)");
+    const bool distill = kind == TrainingCommand::Distill;
+    CLI::App* sub = nullptr;
+    if (distill)
+        sub = app.add_subcommand("distill",
+                                 "Train a student on token shards with a teacher model's soft "
+                                 "targets (knowledge distillation, libtorch)");
+    else if (kind == TrainingCommand::Finetune)
+        sub = app.add_subcommand("finetune",
+                                 "Train LoRA adapters on a frozen base model (libtorch); --export "
+                                 "writes the adapter GGUF");
+    else
+        sub = app.add_subcommand("train", "Train a llama-family model on token shards (libtorch)");
+    CLI::Option* lora = sub->add_option(
+        "--lora", o->lora,
+        "LoRA: r=RANK,alpha=A,targets=q,v[,k,o,gate,up,down]; the base (--base/--init-from) is "
+        "frozen and --export writes the adapter");
+    sub->add_option("--dropout", t.lora_dropout, "Dropout on the LoRA input")
+        ->capture_default_str();
+    if (kind == TrainingCommand::Finetune) {
+        lora->required();
+        sub->add_option("--base", t.init_from, "The base GGUF model the adapters are for")
+            ->required();
+    }
     CLI::Option* teacher = sub->add_option(
         "--teacher", t.teacher,
         "GGUF teacher with the data's tokenizer (any shape, a context at least --ctx): "
@@ -254,9 +313,10 @@ void add_training_command(CLI::App& app, bool distill) {
     sub->add_option(distill ? "--config,--student-config" : "--config", o->config_file,
                     "JSON object of settings (option names without dashes); flags override it");
     sub->add_option("--preset", o->preset, "Shape for a device class: mcu, iot or mobile");
-    sub->add_option("--init-from", t.init_from,
-                    "Start from this GGUF model's weights and shape (no shape flags): continue "
-                    "training it, or recover a pruned model");
+    if (kind != TrainingCommand::Finetune)
+        sub->add_option("--init-from", t.init_from,
+                        "Start from this GGUF model's weights and shape (no shape flags): continue "
+                        "training it, or recover a pruned model");
     sub->add_flag("--keep-pruned", t.keep_pruned,
                   "Weight matrices' exact zeros (from `edgelm prune --sparsity`) stay zero");
     sub->add_option("--dim", o->dim, "Embedding width")->capture_default_str();
@@ -333,11 +393,15 @@ void add_training_command(CLI::App& app, bool distill) {
 }  // namespace
 
 void add_train(CLI::App& app) {
-    add_training_command(app, false);
+    add_training_command(app, TrainingCommand::Train);
 }
 
 void add_distill(CLI::App& app) {
-    add_training_command(app, true);
+    add_training_command(app, TrainingCommand::Distill);
+}
+
+void add_finetune(CLI::App& app) {
+    add_training_command(app, TrainingCommand::Finetune);
 }
 
 void add_export(CLI::App& app) {

@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "edgelm-train 0.1.0");
     edgelm::cli::add_train(app);
     edgelm::cli::add_distill(app);
+    edgelm::cli::add_finetune(app);
     edgelm::cli::add_export(app);
     return edgelm::cli::run_app(app, argc, argv);
 }

@@ -98,4 +98,14 @@ int run_app(CLI::App& app, int argc, char** argv) {
     return 0;
 }
 
+std::vector<LoraBinding> load_lora_arguments(const std::vector<std::string>& args,
+                                             const ModelConfig& model) {
+    std::vector<LoraBinding> out;
+    for (const std::string& a : args) {
+        const auto [path, scale] = parse_lora_argument(a);
+        out.push_back({LoraAdapter::load(path, model), scale});
+    }
+    return out;
+}
+
 }  // namespace edgelm::cli

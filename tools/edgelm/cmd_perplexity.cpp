@@ -14,6 +14,7 @@ namespace {
 
 struct PerplexityOptions {
     std::string model, file;
+    std::vector<std::string> lora;
     int ctx = 0, stride = 0, threads = default_threads();
     bool json = false;
 };
@@ -25,6 +26,7 @@ void run_perplexity(const PerplexityOptions& o) {
     p.n_ctx = o.ctx;
     p.stride = o.stride;
     p.n_threads = o.threads;
+    p.lora = load_lora_arguments(o.lora, model->config());
     if (!o.json) p.progress = window_progress();
     const PerplexityResult r = evaluate_perplexity(model, text, p);
     if (o.json) {
@@ -53,6 +55,7 @@ void add_perplexity(CLI::App& app) {
     sub->add_option("-c,--ctx", o->ctx, "Window size (0 = the model's context)")
         ->capture_default_str();
     sub->add_option("-t,--threads", o->threads, "Threads")->capture_default_str();
+    sub->add_option("--lora", o->lora, "FILE[:SCALE]: apply a LoRA adapter; repeatable");
     sub->add_flag("--json", o->json, "Print JSON");
     sub->callback([o] { run_perplexity(*o); });
 }

@@ -15,6 +15,7 @@ namespace {
 
 struct RunOptions {
     std::string model, prompt, prompt_cache;
+    std::vector<std::string> lora;
     int n_predict = 128, threads = default_threads(), ctx = 0;
     SamplerParams sampler;
     bool no_bos = false, stats = false, no_repack = false;
@@ -28,6 +29,7 @@ void run_run(const RunOptions& o) {
     sp.n_ctx = o.ctx;
     sp.n_threads = o.threads;
     sp.sampler = o.sampler;
+    sp.lora = load_lora_arguments(o.lora, model->config());
     if (o.n_predict < 0) throw ArgumentError("run: -n must be >= 0");
     Session session(model, sp);
     const Tokenizer& tok = model->tokenizer();
@@ -86,6 +88,9 @@ void add_run(CLI::App& app) {
     sub->add_option("-p,--prompt", o->prompt, "Prompt text")->required();
     sub->add_option("-n,--n-predict", o->n_predict, "Tokens to generate")->capture_default_str();
     sub->add_option("-t,--threads", o->threads, "Threads")->capture_default_str();
+    sub->add_option("--lora", o->lora,
+                    "FILE[:SCALE]: apply a LoRA adapter (llama.cpp's GGUF layout) on top of the "
+                    "model; repeatable");
     sub->add_option("-c,--ctx", o->ctx, "Context size (0 = the model's)")->capture_default_str();
     sub->add_option("--temp", o->sampler.temperature, "Temperature (0 = greedy)")
         ->capture_default_str();

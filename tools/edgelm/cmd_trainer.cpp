@@ -65,6 +65,8 @@ void add_trainer_commands(CLI::App& app) {
               "Train a llama-family model on token shards (libtorch; see `edgelm train --help`)"},
           std::pair{"distill",
                     "Train a student with a teacher's soft targets (see `edgelm distill --help`)"},
+          std::pair{"finetune",
+                    "Train LoRA adapters on a frozen base (see `edgelm finetune --help`)"},
           std::pair{"export", "Write a training checkpoint as a GGUF model"}}) {
         CLI::App* sub = app.add_subcommand(name, help);
         sub->prefix_command();

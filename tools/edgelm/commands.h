@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/lora_adapter.h"
+
 namespace edgelm::cli {
 
 void add_inspect(CLI::App& app);
@@ -20,10 +22,11 @@ void add_bench(CLI::App& app);
 void add_quantize(CLI::App& app);
 void add_prune(CLI::App& app);
 void add_cluster(CLI::App& app);
+void add_merge_lora(CLI::App& app);
 void add_compress(CLI::App& app);
 void add_tokenizer(CLI::App& app);  // tokenizer train
 void add_data(CLI::App& app);       // data prepare
-// `train`, `distill` and `export` in edgelm: they run the edgelm-train program.
+// `train`, `distill`, `finetune` and `export` in edgelm: they run the edgelm-train program.
 void add_trainer_commands(CLI::App& app);
 // Runs `edgelm-train COMMAND ARGS...` as a child process; returns its exit status.
 int run_trainer(const std::string& command, const std::vector<std::string>& args);
@@ -31,6 +34,7 @@ int run_trainer(const std::string& command, const std::vector<std::string>& args
 // In edgelm-train (tools/edgelm-train/cmd_train.cpp).
 void add_train(CLI::App& app);
 void add_distill(CLI::App& app);
+void add_finetune(CLI::App& app);
 void add_export(CLI::App& app);
 
 // Parses and runs; errors become one `edgelm: error: ...` line and a non-zero exit.
@@ -44,6 +48,10 @@ int run_child(const std::string& path, std::vector<std::string> argv,
 
 // A progress callback for window-by-window evaluations: "window N/M" on stderr.
 std::function<void(int64_t, int64_t)> window_progress();
+
+// `--lora FILE[:SCALE]` arguments, loaded and checked against the model's shape.
+std::vector<LoraBinding> load_lora_arguments(const std::vector<std::string>& args,
+                                             const ModelConfig& model);
 
 // Threads to use by default: the machine's hardware threads.
 int default_threads();

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
     edgelm::cli::add_quantize(app);
     edgelm::cli::add_prune(app);
     edgelm::cli::add_cluster(app);
+    edgelm::cli::add_merge_lora(app);
     edgelm::cli::add_compress(app);
     edgelm::cli::add_tokenizer(app);
     edgelm::cli::add_data(app);
