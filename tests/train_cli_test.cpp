@@ -311,6 +311,12 @@ TEST_F(TrainCliTest, DistillTrainsAStudentFromATeacher) {
     ASSERT_EQ(r.code, 0) << r.err;
     const auto m = Model::load(student);
     EXPECT_EQ(m->config().dim, 32);
+    // With hidden-state matching through a projection between the widths.
+    const CliResult h = run_cli("distill --teacher " + teacher + " --data " + shards() + " -o " +
+                                run_dir("student-hidden") +
+                                " --dim 32 --layers 1 --heads 2 --kv-heads 1 --ffn 64 --ctx 32 "
+                                "--steps 3 --hidden-loss 0.5 --eval-every 0 -q");
+    EXPECT_EQ(h.code, 0) << h.err;
     // A teacher with another vocabulary, or a shorter context, is refused.
     const std::string other = *dir_ + "/other-vocab.gguf";
     ASSERT_EQ(run_cli("init --dim 32 --layers 1 --heads 2 --kv-heads 1 --ffn 64 --vocab 300 "

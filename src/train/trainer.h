@@ -46,6 +46,10 @@ struct TrainOptions {
     std::string teacher;
     double temperature = 2.0;
     double alpha = 0.5;
+    // TinyBERT-style hidden-state matching: plus hidden_loss * MSE(P h_student, h_teacher) on
+    // the final (normed) hidden states, P a learned projection between the two widths (not
+    // part of the exported model, nor of checkpoints). 0: off.
+    double hidden_loss = 0;
 
     // LoRA fine-tuning of the --init-from base (rank 0: off): the base is frozen, only the
     // adapters train, and --export writes the adapter (llama.cpp's layout), not a model.

@@ -273,6 +273,7 @@ TrainResult run_training(const TrainOptions& o) {
     model->init_weights(o.seed);
     if (!o.init_from.empty() && !fs::exists(ckpt_path))
         load_gguf_weights(o.init_from, *model, tokenizer_model);  // a resume loads its own
+    need(o.hidden_loss == 0 || !o.teacher.empty(), "--hidden-loss needs a --teacher");
     if (o.lora_rank > 0) {
         need(!o.init_from.empty(), "LoRA fine-tuning needs a base model (--base / --init-from)");
         need(!o.lora_targets.empty(), "--lora needs targets (q, k, v, o, gate, up, down)");
@@ -289,6 +290,7 @@ TrainResult run_training(const TrainOptions& o) {
     }
     // The teacher: frozen, in eval mode, its weights from the GGUF (decoded if quantized).
     std::optional<LlamaModel> teacher;
+    torch::nn::Linear hidden_proj{nullptr};  // --hidden-loss: student width -> teacher width
     if (!o.teacher.empty()) {
         need(o.temperature > 0 && std::isfinite(o.temperature), "--temperature must be positive");
         need(o.alpha >= 0 && o.alpha <= 1, "--alpha must be in [0, 1]");
@@ -304,11 +306,26 @@ TrainResult run_training(const TrainOptions& o) {
                                 std::to_string(T) + "; train the student with --ctx " +
                                 std::to_string(tc.ctx) + " or less");
         teacher.emplace(tc, tc.blocks());
+        need(o.hidden_loss >= 0, "--hidden-loss must be >= 0");
+        if (o.hidden_loss > 0) {
+            hidden_proj =
+                torch::nn::Linear(torch::nn::LinearOptions(config.dim, tc.dim).bias(false));
+            if (config.dim == tc.dim) {
+                torch::NoGradGuard no_grad;
+                hidden_proj->weight.copy_(torch::eye(config.dim));
+            }
+        }
         load_gguf_weights(o.teacher, **teacher, tokenizer_model);  // checks the tokens
         (*teacher)->eval();
         for (torch::Tensor& p : (*teacher)->parameters()) p.set_requires_grad(false);
     }
     ParamGroups pg = make_param_groups(*model, o);
+    if (hidden_proj) {
+        auto opts = std::make_unique<torch::optim::AdamWOptions>(o.lr);
+        opts->betas({o.beta1, o.beta2}).eps(o.adam_eps).weight_decay(0.0);
+        pg.groups.emplace_back(std::vector<torch::Tensor>{hidden_proj->weight}, std::move(opts));
+        pg.scales.push_back(1.0);
+    }
     torch::optim::AdamW optimizer(pg.groups);
 
     std::vector<WindowSampler> samplers;
@@ -341,6 +358,7 @@ TrainResult run_training(const TrainOptions& o) {
                          static_cast<long long>(saved.step));
     }
     std::vector<torch::Tensor> params = model->parameters();
+    if (hidden_proj) params.push_back(hidden_proj->weight);
     dp.broadcast(params);  // one initial state everywhere, whatever the seed did
     // --keep-pruned: the weight matrices' exact zeros (unstructured pruning) stay zero. The
     // masks come from the weights as loaded, so a resumed run finds the same ones.
@@ -451,28 +469,35 @@ TrainResult run_training(const TrainOptions& o) {
                 sources[src].read(pos, buf.size(), buf.data());
                 for (int i = 0; i <= T; ++i) acc[r][i] = buf[static_cast<size_t>(i)];
             }
-            torch::Tensor logits;
+            torch::Tensor logits, hidden;  // hidden: only for --hidden-loss
+            const auto student = [&] {
+                if (!hidden_proj)
+                    return model->forward(batch.narrow(1, 0, T), o.activation_checkpointing);
+                hidden = model->hidden(batch.narrow(1, 0, T), o.activation_checkpointing);
+                return model->logits_from_hidden(hidden);
+            };
             if (use_bf16) {
                 at::autocast::set_cpu_enabled(true);
                 at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-                logits = model->forward(batch.narrow(1, 0, T), o.activation_checkpointing);
+                logits = student();
                 at::autocast::set_cpu_enabled(false);
                 at::autocast::clear_cache();
                 logits = logits.to(torch::kFloat);
             } else {
-                logits = model->forward(batch.narrow(1, 0, T), o.activation_checkpointing);
+                logits = student();
             }
             torch::Tensor loss = torch::nn::functional::cross_entropy(
                 logits.reshape({-1, config.vocab}), batch.narrow(1, 1, T).reshape(-1));
             if (teacher) {
-                torch::Tensor t_logits;
+                torch::Tensor t_logits, t_hidden;
                 {
                     torch::NoGradGuard no_grad;
                     if (use_bf16) {
                         at::autocast::set_cpu_enabled(true);
                         at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
                     }
-                    t_logits = (*teacher)->forward(batch.narrow(1, 0, T));
+                    t_hidden = (*teacher)->hidden(batch.narrow(1, 0, T));
+                    t_logits = (*teacher)->logits_from_hidden(t_hidden);
                     if (use_bf16) {
                         at::autocast::set_cpu_enabled(false);
                         at::autocast::clear_cache();
@@ -488,6 +513,10 @@ TrainResult run_training(const TrainOptions& o) {
                 const torch::Tensor kl =
                     (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean() * (temp * temp);
                 loss = o.alpha * kl + (1 - o.alpha) * loss;
+                if (hidden_proj)
+                    loss = loss +
+                           o.hidden_loss * torch::mse_loss(hidden_proj(hidden.to(torch::kFloat)),
+                                                           t_hidden.to(torch::kFloat));
             }
             (loss / o.grad_accum).backward();
             step_loss += loss.item<double>() / o.grad_accum;

@@ -298,6 +298,10 @@ void add_training_command(CLI::App& app, TrainingCommand kind) {
     sub->add_option("--temperature", t.temperature,
                     "Distillation temperature T: both distributions are softened by it")
         ->capture_default_str();
+    sub->add_option("--hidden-loss", t.hidden_loss,
+                    "With --teacher: weight of matching the final hidden states through a "
+                    "learned projection (TinyBERT-style); 0 = off")
+        ->capture_default_str();
     sub->add_option("--qat", o->qat,
                     "Quantization-aware training: weights rounded as q8_0 or q4_0 in the forward "
                     "pass (straight-through gradients); export with the same --export-type");
