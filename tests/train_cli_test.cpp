@@ -317,6 +317,31 @@ TEST_F(TrainCliTest, DistillTrainsAStudentFromATeacher) {
                                 " --dim 32 --layers 1 --heads 2 --kv-heads 1 --ffn 64 --ctx 32 "
                                 "--steps 3 --hidden-loss 0.5 --eval-every 0 -q");
     EXPECT_EQ(h.code, 0) << h.err;
+    // A teacher cache: the second run reads every batch back and trains the same student.
+    const std::string cache = *dir_ + "/teacher.cache";
+    const std::string cached_args =
+        " --dim 32 --layers 1 --heads 2 --kv-heads 1 --ffn 64 "
+        "--ctx 32 --steps 4 --eval-every 0 --teacher-top-k 8 "
+        "--teacher-cache " +
+        cache;
+    std::string exported[2];
+    for (int run = 0; run < 2; ++run) {
+        exported[run] = *dir_ + "/cached-" + std::to_string(run) + ".gguf";
+        const CliResult c = run_cli("distill --teacher " + teacher + " --data " + shards() +
+                                    " -o " + run_dir("cached-" + std::to_string(run)) +
+                                    cached_args + " --export " + exported[run]);
+        ASSERT_EQ(c.code, 0) << c.err;
+        EXPECT_NE(
+            c.err.find(run == 0 ? "0 batches read, 4 computed" : "4 batches read, 0 computed"),
+            std::string::npos)
+            << c.err;
+    }
+    EXPECT_EQ(read_file(exported[0]), read_file(exported[1]));
+    std::string other_k = cached_args;
+    other_k.replace(other_k.find("--teacher-top-k 8"), 17, "--teacher-top-k 4");
+    expect_one_error_line(run_cli("distill --teacher " + teacher + " --data " + shards() + " -o " +
+                                  run_dir("cached-x") + other_k),
+                          "another teacher, top-k");
     // A teacher with another vocabulary, or a shorter context, is refused.
     const std::string other = *dir_ + "/other-vocab.gguf";
     ASSERT_EQ(run_cli("init --dim 32 --layers 1 --heads 2 --kv-heads 1 --ffn 64 --vocab 300 "

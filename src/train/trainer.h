@@ -50,6 +50,10 @@ struct TrainOptions {
     // the final (normed) hidden states, P a learned projection between the two widths (not
     // part of the exported model, nor of checkpoints). 0: off.
     double hidden_loss = 0;
+    // Top-k teacher logits cached in this file (train/teacher_cache.h): "" = none; with a
+    // cache the distillation term is the KL over the teacher's top k tokens.
+    std::string teacher_cache;
+    int64_t teacher_top_k = 32;
 
     // LoRA fine-tuning of the --init-from base (rank 0: off): the base is frozen, only the
     // adapters train, and --export writes the adapter (llama.cpp's layout), not a model.

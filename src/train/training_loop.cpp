@@ -27,6 +27,7 @@
 #include "train/gguf_import.h"
 #include "train/llama_module.h"
 #include "train/loss_plot.h"
+#include "train/teacher_cache.h"
 #include "train/trainer.h"
 #include "train/window_sampler.h"
 
@@ -291,6 +292,7 @@ TrainResult run_training(const TrainOptions& o) {
     // The teacher: frozen, in eval mode, its weights from the GGUF (decoded if quantized).
     std::optional<LlamaModel> teacher;
     torch::nn::Linear hidden_proj{nullptr};  // --hidden-loss: student width -> teacher width
+    std::optional<TeacherLogitCache> teacher_cache;
     if (!o.teacher.empty()) {
         need(o.temperature > 0 && std::isfinite(o.temperature), "--temperature must be positive");
         need(o.alpha >= 0 && o.alpha <= 1, "--alpha must be in [0, 1]");
@@ -316,6 +318,16 @@ TrainResult run_training(const TrainOptions& o) {
             }
         }
         load_gguf_weights(o.teacher, **teacher, tokenizer_model);  // checks the tokens
+        if (!o.teacher_cache.empty()) {
+            need(o.hidden_loss == 0,
+                 "--teacher-cache keeps logits, not the hidden states "
+                 "--hidden-loss needs; use one of them");
+            const std::string path = dp.world_size() > 1
+                                         ? o.teacher_cache + ".rank" + std::to_string(dp.rank())
+                                         : o.teacher_cache;
+            teacher_cache.emplace(path, gguf_fingerprint(o.teacher), o.teacher_top_k, micro_rows, T,
+                                  config.vocab, o.temperature);
+        }
         (*teacher)->eval();
         for (torch::Tensor& p : (*teacher)->parameters()) p.set_requires_grad(false);
     }
@@ -489,29 +501,51 @@ TrainResult run_training(const TrainOptions& o) {
             torch::Tensor loss = torch::nn::functional::cross_entropy(
                 logits.reshape({-1, config.vocab}), batch.narrow(1, 1, T).reshape(-1));
             if (teacher) {
-                torch::Tensor t_logits, t_hidden;
-                {
+                const torch::Tensor input = batch.narrow(1, 0, T);
+                const double temp = o.temperature;
+                torch::Tensor t_logits, t_hidden, top_idx, top_val, top_lse;
+                const int64_t record = step * o.grad_accum + m;
+                const bool cached =
+                    teacher_cache && teacher_cache->read(record, input, top_idx, top_val, top_lse);
+                if (!cached) {
                     torch::NoGradGuard no_grad;
                     if (use_bf16) {
                         at::autocast::set_cpu_enabled(true);
                         at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
                     }
-                    t_hidden = (*teacher)->hidden(batch.narrow(1, 0, T));
+                    t_hidden = (*teacher)->hidden(input);
                     t_logits = (*teacher)->logits_from_hidden(t_hidden);
                     if (use_bf16) {
                         at::autocast::set_cpu_enabled(false);
                         at::autocast::clear_cache();
                     }
                     t_logits = t_logits.to(torch::kFloat).reshape({-1, config.vocab});
+                    if (teacher_cache) {
+                        std::tie(top_val, top_idx) = t_logits.topk(teacher_cache->k(), -1);
+                        top_lse = torch::logsumexp(t_logits / temp, -1);
+                        teacher_cache->write(record, input, top_idx, top_val, top_lse);
+                    }
                 }
-                const double temp = o.temperature;
-                const torch::Tensor log_p_t = torch::log_softmax(t_logits / temp, -1);
                 const torch::Tensor log_p_s =
                     torch::log_softmax(logits.reshape({-1, config.vocab}) / temp, -1);
                 // KL(p_t || p_s) per token, averaged over tokens; T^2 keeps its gradients
-                // on the scale of the cross-entropy's (Hinton et al., 2015).
-                const torch::Tensor kl =
-                    (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean() * (temp * temp);
+                // on the scale of the cross-entropy's (Hinton et al., 2015). With a cache,
+                // over the teacher's top k tokens and one bucket for all the others.
+                torch::Tensor kl;
+                if (teacher_cache) {
+                    const torch::Tensor log_p_t = top_val / temp - top_lse.unsqueeze(1);
+                    const torch::Tensor p_t = log_p_t.exp();
+                    const torch::Tensor log_q = log_p_s.gather(1, top_idx);
+                    const torch::Tensor rest_t = (1 - p_t.sum(-1)).clamp_min(1e-12);
+                    const torch::Tensor rest_s = (1 - log_q.exp().sum(-1)).clamp_min(1e-12);
+                    kl =
+                        ((p_t * (log_p_t - log_q)).sum(-1) + rest_t * (rest_t.log() - rest_s.log()))
+                            .mean() *
+                        (temp * temp);
+                } else {
+                    const torch::Tensor log_p_t = torch::log_softmax(t_logits / temp, -1);
+                    kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean() * (temp * temp);
+                }
                 loss = o.alpha * kl + (1 - o.alpha) * loss;
                 if (hidden_proj)
                     loss = loss +
@@ -600,6 +634,10 @@ TrainResult run_training(const TrainOptions& o) {
             result.exported = o.export_path;
         }
     }
+    if (teacher_cache && main_process && !o.quiet)
+        std::fprintf(stderr, "teacher cache %s: %lld batches read, %lld computed\n",
+                     o.teacher_cache.c_str(), static_cast<long long>(teacher_cache->hits),
+                     static_cast<long long>(teacher_cache->misses));
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
     return result;

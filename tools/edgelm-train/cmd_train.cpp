@@ -302,6 +302,12 @@ void add_training_command(CLI::App& app, TrainingCommand kind) {
                     "With --teacher: weight of matching the final hidden states through a "
                     "learned projection (TinyBERT-style); 0 = off")
         ->capture_default_str();
+    sub->add_option("--teacher-cache", t.teacher_cache,
+                    "With --teacher: keep the teacher's top-k logits of every batch in this file "
+                    "and read them back in later runs over the same batches (the distillation "
+                    "term is then the KL over those k tokens)");
+    sub->add_option("--teacher-top-k", t.teacher_top_k, "Logits per token kept by --teacher-cache")
+        ->capture_default_str();
     sub->add_option("--qat", o->qat,
                     "Quantization-aware training: weights rounded as q8_0 or q4_0 in the forward "
                     "pass (straight-through gradients); export with the same --export-type");
