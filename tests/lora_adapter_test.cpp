@@ -98,6 +98,31 @@ TEST(LoraAdapter, AppliedEqualsMergedAndSwitchesLive) {
     for (size_t i = 0; i < zero.size(); ++i) ASSERT_NEAR(zero[i], base[i], 1e-5);
 }
 
+TEST(LoraAdapter, SavedStatesRememberTheAdapters) {
+    auto m = make_test_model(tiny_config(64, 1, 4, 2, 96, 300, 32, false), DType::F32,
+                             "lora-state.gguf");
+    const std::string a_path = temp_path("lora-state-a.gguf"), state = temp_path("lora.state");
+    write_lora_adapter(a_path, m.config, 8.0f, random_adapter(m.config, 2, 6, {LoraTarget::Q}));
+    const auto model = Model::load(m.path);
+    const std::vector<LoraBinding> adapters = {{LoraAdapter::load(a_path, m.config), 1.0f}};
+    Session a(model, {0, 1, {}, adapters});
+    a.eval(std::vector<TokenId>{1, 2, 3});
+    a.save_state(state);
+    Session same(model, {0, 1, {}, adapters});
+    same.load_state(state);
+    EXPECT_EQ(same.tokens(), a.tokens());
+    for (const std::vector<LoraBinding>& other :
+         {std::vector<LoraBinding>{}, std::vector<LoraBinding>{{adapters[0].adapter, 0.5f}}}) {
+        Session b(model, {0, 1, {}, other});
+        try {
+            b.load_state(state);
+            FAIL() << "a state saved with other adapters loaded";
+        } catch (const FormatError& e) {
+            EXPECT_NE(std::string(e.what()).find("LoRA"), std::string::npos) << e.what();
+        }
+    }
+}
+
 TEST(LoraAdapter, MergesIntoAQuantizedBase) {
     auto m =
         make_test_model(tiny_config(64, 1, 4, 2, 96, 300, 32, true), DType::Q8_0, "lora-q8.gguf");

@@ -93,6 +93,11 @@ std::shared_ptr<const LoraAdapter> LoraAdapter::load(const std::string& path,
     if (!alpha || !(*alpha > 0)) fail("adapter.lora.alpha is missing or not positive");
     auto a = std::make_shared<LoraAdapter>();
     a->path_ = path;
+    a->hash_ = 1469598103934665603ull;
+    for (uint64_t i = 0; i < f.file_size(); ++i) {
+        a->hash_ ^= f.raw_bytes()[i];
+        a->hash_ *= 1099511628211ull;
+    }
     a->alpha_ = static_cast<float>(*alpha);
     for (const GgufTensor& t : f.tensors()) {
         const bool is_a = t.name.size() > 7 && t.name.ends_with(kLoraA);

@@ -48,6 +48,8 @@ class LoraAdapter {
                                                    const ModelConfig& base);
 
     const std::string& path() const { return path_; }
+    // FNV-1a of the file's bytes: identifies the adapter in saved session states.
+    uint64_t content_hash() const { return hash_; }
     float alpha() const { return alpha_; }
     int64_t rank() const { return rank_; }
     // The adapter of `block`'s target, or null.
@@ -56,6 +58,7 @@ class LoraAdapter {
 
   private:
     std::string path_;
+    uint64_t hash_ = 0;
     float alpha_ = 0;
     int64_t rank_ = 0;
     std::map<std::pair<int, LoraTarget>, LoraMatrix> matrices_;

@@ -74,6 +74,17 @@ void Session::set_lora(std::vector<LoraBinding> adapters) {
     lora_ = std::move(adapters);
 }
 
+uint64_t Session::state_fingerprint() const {
+    uint64_t h = model_->fingerprint();
+    for (const LoraBinding& b : lora_) {  // none: the model's own, as before adapters
+        uint32_t scale_bits;
+        std::memcpy(&scale_bits, &b.scale, sizeof scale_bits);
+        h = (h ^ b.adapter->content_hash()) * 1099511628211ull;
+        h = (h ^ scale_bits) * 1099511628211ull;
+    }
+    return h;
+}
+
 std::vector<std::pair<const LoraMatrix*, float>> Session::lora_for(int layer, LoraTarget t) const {
     std::vector<std::pair<const LoraMatrix*, float>> out;
     const int block = model_->config().block_of_layer(layer);
@@ -165,7 +176,7 @@ void Session::save_state(const std::string& path) const {
     const ModelConfig& c = model_->config();
     StateHeader h{kStateMagic,
                   kStateVersion,
-                  model_->fingerprint(),
+                  state_fingerprint(),
                   static_cast<uint32_t>(c.n_layers),
                   static_cast<uint32_t>(c.kv_dim()),
                   static_cast<uint32_t>(c.vocab),
@@ -196,9 +207,11 @@ void Session::load_state(const std::string& path) {
     if (h.magic != kStateMagic) fail("not an edgelm session state file (bad magic)");
     if (h.version != kStateVersion)
         fail("unsupported session state version " + std::to_string(h.version));
-    if (h.fingerprint != model_->fingerprint() || h.n_layers != static_cast<uint32_t>(c.n_layers) ||
+    if (h.fingerprint != state_fingerprint() || h.n_layers != static_cast<uint32_t>(c.n_layers) ||
         h.kv_dim != static_cast<uint32_t>(c.kv_dim()) || h.vocab != static_cast<uint32_t>(c.vocab))
-        fail("was saved with a different model; delete it or use the model it was made with");
+        fail(
+            "was saved with a different model or LoRA adapters; delete it or use the model "
+            "(and --lora adapters) it was made with");
     if (h.n_tokens > static_cast<uint32_t>(n_ctx_))
         fail("holds " + std::to_string(h.n_tokens) +
              " tokens, more than this session's context of " + std::to_string(n_ctx_));

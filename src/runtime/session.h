@@ -110,6 +110,9 @@ class Session {
     // Adapters of each layer's target: (matrix, scale * alpha / rank).
     std::vector<std::pair<const LoraMatrix*, float>> lora_for(int layer, LoraTarget t) const;
     std::vector<LoraBinding> lora_;
+    // The model's fingerprint, mixed with the active adapters' (and their scales): what a
+    // saved state was computed with.
+    uint64_t state_fingerprint() const;
 
     std::vector<float> x_;              // (dim) residual stream
     std::vector<float> xb_;             // (max(dim, q_dim)) normed input / attention output
