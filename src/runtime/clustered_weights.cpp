@@ -202,23 +202,7 @@ void matmul_clustered_rows(const WeightMatrix& w, const ActivationRows& act, flo
         return;
     }
     // Prompt batches: decode each row once, then the f32 kernels over every token.
-    const TypeTraits& f32 = type_traits(DType::F32);
-    thread_local std::vector<float> row;
-    row.resize(static_cast<size_t>(w.cols));
-    const size_t stride = act.row_stride_bytes();
-    for (int64_t r = r0; r < r1; ++r) {
-        clustered_row_to_float(w, r, row.data());
-        float* o = out + (r - r0);
-        int t = 0;
-        if (f32.dot4) {
-            float four[4];
-            for (; t + 4 <= n; t += 4) {
-                f32.dot4(w.cols, row.data(), act.row(t), stride, four);
-                for (int j = 0; j < 4; ++j) o[(t + j) * out_stride] = four[j];
-            }
-        }
-        for (; t < n; ++t) o[t * out_stride] = f32.dot(w.cols, row.data(), act.row(t));
-    }
+    matmul_expanded_rows(w, clustered_row_to_float, act, out, out_stride, r0, r1);
 }
 
 }  // namespace edgelm

@@ -270,6 +270,19 @@ void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, i
     }
 }
 
+void matmul_expanded_rows(const WeightMatrix& w, RowToFloatFn row_to_float,
+                          const ActivationRows& act, float* out, int64_t out_stride, int64_t r0,
+                          int64_t r1) {
+    const TypeTraits& f32 = type_traits(DType::F32);
+    const size_t row_bytes = static_cast<size_t>(w.cols) * sizeof(float);
+    float* row = reinterpret_cast<float*>(plain_rows_buffer(row_bytes));
+    for (int64_t r = r0; r < r1; ++r) {
+        row_to_float(w, r, row);
+        matmul_plain(f32, w.cols, reinterpret_cast<const uint8_t*>(row), row_bytes, 1, act,
+                     out + (r - r0), out_stride);
+    }
+}
+
 void matrix_row(float* out, const WeightMatrix& w, int64_t r) {
     if (w.codebook) {
         clustered_row_to_float(w, r, out);

@@ -84,6 +84,14 @@ class ActivationRows {
 void matmul_rows(const WeightMatrix& w, const ActivationRows& act, float* out, int64_t out_stride,
                  int64_t r0, int64_t r1);
 
+// matmul_rows for matrices whose rows are decoded to floats one at a time (clustered and
+// sparse weights in prompt batches): each row is expanded once by row_to_float, then the
+// f32 kernels run it over every activation row (f32 activations).
+using RowToFloatFn = void (*)(const WeightMatrix& w, int64_t r, float* out);
+void matmul_expanded_rows(const WeightMatrix& w, RowToFloatFn row_to_float,
+                          const ActivationRows& act, float* out, int64_t out_stride, int64_t r0,
+                          int64_t r1);
+
 // out = row r of W as floats.                     out: (cols)
 void matrix_row(float* out, const WeightMatrix& w, int64_t r);
 
