@@ -87,4 +87,10 @@ void AtomicFileWriter::commit() {
     }
 }
 
+void require_distinct_output(const std::string& in_path, const std::string& out_path) {
+    if (std::filesystem::exists(out_path) && std::filesystem::exists(in_path) &&
+        std::filesystem::equivalent(in_path, out_path))
+        throw ArgumentError("output " + out_path + " is the input file; write to a new file");
+}
+
 }  // namespace edgelm

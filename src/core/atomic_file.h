@@ -33,4 +33,8 @@ class AtomicFileWriter {
     std::string buffer_;
 };
 
+// Throws ArgumentError if `out_path` names the same file as `in_path`: a tool that reads
+// one model and writes another must never replace its input.
+void require_distinct_output(const std::string& in_path, const std::string& out_path);
+
 }  // namespace edgelm

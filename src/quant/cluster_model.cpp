@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/half.h"
 #include "core/huffman_code.h"
@@ -17,6 +18,7 @@
 #include "gguf/gguf_reader.h"
 #include "gguf/gguf_writer.h"
 #include "quant/gptq.h"
+#include "runtime/stored_matrix.h"
 
 namespace edgelm {
 
@@ -95,17 +97,11 @@ std::pair<std::string, double> parse_tensor_rate(const std::string& rule) {
 
 ClusterReport cluster_model(const std::string& in_path, const std::string& out_path,
                             const ClusterModelOptions& options) {
-    if (std::filesystem::exists(out_path) && std::filesystem::exists(in_path) &&
-        std::filesystem::equivalent(in_path, out_path))
-        throw ArgumentError("output " + out_path + " is the input file; write to a new file");
+    require_distinct_output(in_path, out_path);
     GgufFile in(in_path);
-    for (const auto& [key, value] : in.metadata())
-        if (key.rfind(keys::kClusteredPrefix, 0) == 0)
-            throw ArgumentError(in_path + " is already clustered; cluster the float model");
-        else if (key.rfind(keys::kSparsePrefix, 0) == 0)
-            throw ArgumentError(in_path +
-                                " stores matrices sparse; cluster a dense file (prune "
-                                "with --dense, or in `edgelm compress` before cluster:BITS)");
+    require_plain_matrices(in,
+                           "cluster the dense float model (prune with --dense, or in `edgelm "
+                           "compress` before cluster:BITS)");
     std::vector<const GgufTensor*> matrices;
     std::vector<bool> skip_used(options.skip.size(), false);
     const auto skipped = [&](const std::string& name) {

@@ -5,11 +5,13 @@
 #include <filesystem>
 #include <map>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "gguf/gguf_keys.h"
 #include "gguf/gguf_reader.h"
 #include "gguf/gguf_writer.h"
 #include "runtime/model_writer.h"
+#include "runtime/stored_matrix.h"
 
 namespace edgelm {
 
@@ -36,14 +38,9 @@ MagnitudePruneReport prune_magnitude(const std::string& in_path, const std::stri
     if (!(o.sparsity >= 0 && o.sparsity < 1))
         throw ArgumentError("prune: --sparsity " + std::to_string(o.sparsity) +
                             " is outside [0, 1)");
-    if (std::filesystem::exists(out_path) && std::filesystem::exists(in_path) &&
-        std::filesystem::equivalent(in_path, out_path))
-        throw ArgumentError("output " + out_path + " is the input file; write to a new file");
+    require_distinct_output(in_path, out_path);
     GgufFile in(in_path);
-    for (const auto& [key, value] : in.metadata())
-        if (key.rfind(keys::kSparsePrefix, 0) == 0 || key.rfind(keys::kClusteredPrefix, 0) == 0)
-            throw ArgumentError(in_path + " stores '" + key.substr(key.find('.', 7) + 1) +
-                                "' sparse or clustered; prune the dense float model");
+    require_plain_matrices(in, "prune the dense float model");
     std::map<std::string, std::vector<float>> pruned;  // tensor -> values
     for (const GgufTensor& t : in.tensors()) {
         if (t.dims.size() != 2 || (!o.embeddings && is_embedding(t.name))) continue;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "gguf/gguf_keys.h"
@@ -16,6 +17,7 @@
 #include "quant/gptq.h"
 #include "quant/output_error.h"
 #include "runtime/model_writer.h"
+#include "runtime/stored_matrix.h"
 
 namespace edgelm {
 
@@ -56,14 +58,9 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
     const DType type = options.type;
     const std::vector<TensorTypeRule>& keep = options.keep;
     require_writable(type);
-    if (std::filesystem::exists(out_path) && std::filesystem::exists(in_path) &&
-        std::filesystem::equivalent(in_path, out_path))
-        throw ArgumentError("output " + out_path + " is the input file; write to a new file");
+    require_distinct_output(in_path, out_path);
     GgufFile in(in_path);
-    for (const auto& [key, value] : in.metadata())
-        if (key.rfind(keys::kSparsePrefix, 0) == 0 || key.rfind(keys::kClusteredPrefix, 0) == 0)
-            throw ArgumentError(in_path + " stores '" + key.substr(key.find('.', 7) + 1) +
-                                "' sparse or clustered; quantize the dense float model");
+    require_plain_matrices(in, "quantize the dense float model");
     QuantizeReport report;
     report.size_in = in.file_size();
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <numeric>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "gguf/gguf_keys.h"
 #include "gguf/gguf_reader.h"
@@ -263,9 +264,7 @@ StructuredPruneReport prune_structured(const std::string& in_path, const std::st
     if (!(options.amount > 0 && options.amount < 1))
         throw ArgumentError("--amount must be in (0, 1), the fraction of units to remove; got " +
                             std::to_string(options.amount));
-    if (std::filesystem::exists(out_path) && std::filesystem::exists(in_path) &&
-        std::filesystem::equivalent(in_path, out_path))
-        throw ArgumentError("output " + out_path + " is the input file; write to a new file");
+    require_distinct_output(in_path, out_path);
     GgufFile in(in_path);
     StructuredPruneReport report;
     report.before = ModelConfig::from_gguf(in);

@@ -3,11 +3,13 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "gguf/gguf_keys.h"
 #include "gguf/gguf_reader.h"
 #include "gguf/gguf_writer.h"
 #include "runtime/model_writer.h"
+#include "runtime/stored_matrix.h"
 
 namespace edgelm {
 
@@ -192,14 +194,9 @@ void write_lora_adapter(const std::string& path, const ModelConfig& base, float 
 
 void merge_lora(const std::string& base_path, const std::string& out_path,
                 const std::vector<LoraBinding>& adapters) {
-    if (std::filesystem::exists(out_path) && std::filesystem::exists(base_path) &&
-        std::filesystem::equivalent(base_path, out_path))
-        throw ArgumentError("output " + out_path + " is the base model; write to a new file");
+    require_distinct_output(base_path, out_path);
     const GgufFile in(base_path);
-    for (const auto& [key, value] : in.metadata())
-        if (key.rfind(keys::kSparsePrefix, 0) == 0 || key.rfind(keys::kClusteredPrefix, 0) == 0)
-            throw ArgumentError(base_path +
-                                " stores matrices sparse or clustered; merge into a dense model");
+    require_plain_matrices(in, "merge into a dense model");
     GgufWriter w;
     for (const auto& [key, value] : in.metadata())
         if (key != keys::kAlignment) w.set(key, value);

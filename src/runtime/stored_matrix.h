@@ -16,4 +16,8 @@ namespace edgelm {
 // has no such matrix. Throws FormatError for a malformed encoded entry.
 std::optional<std::vector<int64_t>> weight_dims(const GgufFile& f, const std::string& name);
 
+// Throws ArgumentError "PATH stores 'NAME' sparse|clustered; <what_to_do>" for a file with a
+// matrix in one of edgelm's encodings, for the tools that read plain tensors only.
+void require_plain_matrices(const GgufFile& f, const std::string& what_to_do);
+
 }  // namespace edgelm

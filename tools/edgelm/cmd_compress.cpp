@@ -205,8 +205,7 @@ void run_compress(const CompressCliOptions& o) {
         std::none_of(stages.begin(), stages.end(),
                      [](const CompressionStage& s) { return s.kind == StageKind::Cluster; }))
         throw ArgumentError("--tensor-rate applies to cluster stages, and --stages has none");
-    if (fs::exists(o.out) && fs::equivalent(o.in, o.out))
-        throw ArgumentError("output " + o.out + " is the input file; write to a new file");
+    require_distinct_output(o.in, o.out);
     StageRunner runner(o);
     const std::string work_dir = o.out + ".stages";
     fs::create_directories(work_dir);
