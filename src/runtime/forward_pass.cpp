@@ -43,13 +43,9 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
     // LoRA: out += scale * alpha / rank * B (A x) for each adapter of the layer's target.
     const auto adapt = [&](int layer, LoraTarget target, const float* in, int64_t in_stride,
                            float* out, int64_t out_stride) {
-        if (lora_.empty()) return false;
-        bool any = false;
-        for (const auto& [m, factor] : lora_for(layer, target)) {
+        if (lora_.empty()) return;
+        for (const auto& [m, factor] : lora_for(layer, target))
             apply_lora(*m, factor, in, in_stride, n, out, out_stride);
-            any = true;
-        }
-        return any;
     };
 
     for (int t = 0; t < n; ++t)

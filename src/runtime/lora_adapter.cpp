@@ -156,7 +156,8 @@ std::pair<std::string, float> parse_lora_argument(const std::string& arg) {
 
 void apply_lora(const LoraMatrix& m, float factor, const float* x, int64_t x_stride, int n,
                 float* out, int64_t out_stride) {
-    std::vector<float> u(static_cast<size_t>(m.rank));
+    thread_local std::vector<float> u;  // decoding calls this per token: no allocation
+    u.resize(static_cast<size_t>(m.rank));
     for (int t = 0; t < n; ++t) {
         const float* xt = x + t * x_stride;
         for (int64_t k = 0; k < m.rank; ++k) {

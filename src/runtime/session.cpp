@@ -72,6 +72,15 @@ void Session::set_lora(std::vector<LoraBinding> adapters) {
         }
     }
     lora_ = std::move(adapters);
+    lora_terms_.assign(static_cast<size_t>(c.n_layers) * kLoraTargets.size(), {});
+    for (int l = 0; l < c.n_layers; ++l)
+        for (LoraTarget t : kLoraTargets)
+            for (const LoraBinding& b : lora_)
+                if (const LoraMatrix* m = b.adapter->find(c.block_of_layer(l), t))
+                    lora_terms_[static_cast<size_t>(l) * kLoraTargets.size() +
+                                static_cast<size_t>(t)]
+                        .emplace_back(m, b.scale * b.adapter->alpha() /
+                                             static_cast<float>(b.adapter->rank()));
 }
 
 uint64_t Session::state_fingerprint() const {
@@ -83,16 +92,6 @@ uint64_t Session::state_fingerprint() const {
         h = (h ^ scale_bits) * 1099511628211ull;
     }
     return h;
-}
-
-std::vector<std::pair<const LoraMatrix*, float>> Session::lora_for(int layer, LoraTarget t) const {
-    std::vector<std::pair<const LoraMatrix*, float>> out;
-    const int block = model_->config().block_of_layer(layer);
-    for (const LoraBinding& b : lora_)
-        if (const LoraMatrix* m = b.adapter->find(block, t))
-            out.emplace_back(m,
-                             b.scale * b.adapter->alpha() / static_cast<float>(b.adapter->rank()));
-    return out;
 }
 
 size_t Session::kv_offset(int layer, int kv_head, int pos) const {

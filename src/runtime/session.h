@@ -108,8 +108,15 @@ class Session {
     void scatter_kv(std::vector<float>& cache, int layer, int n, const float* in);
     // Scratch for a batch of up to kMaxBatch tokens (sizes per token in comments).
     // Adapters of each layer's target: (matrix, scale * alpha / rank).
-    std::vector<std::pair<const LoraMatrix*, float>> lora_for(int layer, LoraTarget t) const;
+    using LoraTerms = std::vector<std::pair<const LoraMatrix*, float>>;
+    const LoraTerms& lora_for(int layer, LoraTarget t) const {
+        return lora_terms_[static_cast<size_t>(layer) * kLoraTargets.size() +
+                           static_cast<size_t>(t)];
+    }
     std::vector<LoraBinding> lora_;
+    // Per (layer, target), built by set_lora so that the forward pass looks them up
+    // without allocating: empty when nothing adapts it.
+    std::vector<LoraTerms> lora_terms_;
     // The model's fingerprint, mixed with the active adapters' (and their scales): what a
     // saved state was computed with.
     uint64_t state_fingerprint() const;
