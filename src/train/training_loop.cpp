@@ -22,6 +22,7 @@
 #include "gguf/gguf_reader.h"
 #include "train/checkpoint.h"
 #include "train/data_parallel.h"
+#include "train/distillation_loss.h"
 #include "train/fake_quant.h"
 #include "train/gguf_export.h"
 #include "train/gguf_import.h"
@@ -526,26 +527,12 @@ TrainResult run_training(const TrainOptions& o) {
                         teacher_cache->write(record, input, top_idx, top_val, top_lse);
                     }
                 }
-                const torch::Tensor log_p_s =
-                    torch::log_softmax(logits.reshape({-1, config.vocab}) / temp, -1);
-                // KL(p_t || p_s) per token, averaged over tokens; T^2 keeps its gradients
-                // on the scale of the cross-entropy's (Hinton et al., 2015). With a cache,
-                // over the teacher's top k tokens and one bucket for all the others.
-                torch::Tensor kl;
-                if (teacher_cache) {
-                    const torch::Tensor log_p_t = top_val / temp - top_lse.unsqueeze(1);
-                    const torch::Tensor p_t = log_p_t.exp();
-                    const torch::Tensor log_q = log_p_s.gather(1, top_idx);
-                    const torch::Tensor rest_t = (1 - p_t.sum(-1)).clamp_min(1e-12);
-                    const torch::Tensor rest_s = (1 - log_q.exp().sum(-1)).clamp_min(1e-12);
-                    kl =
-                        ((p_t * (log_p_t - log_q)).sum(-1) + rest_t * (rest_t.log() - rest_s.log()))
-                            .mean() *
-                        (temp * temp);
-                } else {
-                    const torch::Tensor log_p_t = torch::log_softmax(t_logits / temp, -1);
-                    kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean() * (temp * temp);
-                }
+                // With a cache, over the teacher's top k tokens and one bucket for the rest.
+                const torch::Tensor student_logits = logits.reshape({-1, config.vocab});
+                const torch::Tensor kl =
+                    teacher_cache
+                        ? distillation_kl_top_k(student_logits, top_idx, top_val, top_lse, temp)
+                        : distillation_kl(student_logits, t_logits, temp);
                 loss = o.alpha * kl + (1 - o.alpha) * loss;
                 if (hidden_proj)
                     loss = loss +
