@@ -17,14 +17,10 @@
 namespace edgelm {
 namespace {
 
+using testing::file_bytes;
 using testing::make_test_model;
 using testing::temp_path;
 using testing::tiny_config;
-
-std::string file_bytes(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), {}};
-}
 
 TEST(QuantizeTest, Q8_0AndQ4_0FilesHoldTheReferenceEncodingAndRun) {
     auto m = make_test_model(tiny_config(64, 2, 4, 2, 96, 300, 32, false), DType::F32, "qsrc.gguf");

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <string>
@@ -17,6 +19,12 @@ inline std::string temp_path(const std::string& name) {
     const auto dir = std::filesystem::temp_directory_path() / "edgelm-tests";
     std::filesystem::create_directories(dir);
     return (dir / (std::to_string(::getpid()) + "-" + name)).string();
+}
+
+// The whole file as bytes (to compare files, or to damage a copy).
+inline std::string file_bytes(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(f), {}};
 }
 
 inline ModelConfig tiny_config(int dim, int layers, int heads, int kv_heads, int ffn, int vocab,

@@ -25,14 +25,10 @@
 namespace edgelm {
 namespace {
 
+using testing::file_bytes;
 using testing::make_test_model;
 using testing::temp_path;
 using testing::tiny_config;
-
-std::string file_bytes(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), {}};
-}
 
 TEST(Huffman, RoundTripsAndStaysWithinOneBitOfTheEntropy) {
     std::mt19937 rng(3);
