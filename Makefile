@@ -49,7 +49,7 @@ test: setup build
 test-asan: setup
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEDGELM_SANITIZE=ON -DEDGELM_TRAIN=OFF
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
-	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) -R 'Gguf|Tokenizer|Spm|Gpt2|Session|Quantize|Gptq|ScoredWindows|CompressionStages|StructuredPrune|MagnitudePrune|SparseKernels|SparseStorage|LoraAdapter|RowGroups|ActivationScaling|Huffman|WeightClustering|ClusteredKernels|ClusteredModel|KernelVariants|QuantTest|TokenShards|Documents|DocumentFormat|LineReader|SpmVocabulary|DataPrepare'
+	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) -R 'Gguf|Tokenizer|Spm|Gpt2|Session|Quantize|Gptq|ScoredWindows|CompressionStages|StructuredPrune|MagnitudePrune|SparseKernels|SparseStorage|LoraAdapter|RowGroups|ActivationScaling|Huffman|WeightClustering|ClusteredKernels|ClusteredModel|KernelVariants|QuantTest|TokenShards|Documents|DocumentFormat|LineReader|SpmVocabulary|DataPrepare|EmailMessage|ClassificationMetrics|NaiveBayes|SequenceClassifier'
 
 setup-arm:
 	@missing=$$(for p in $(APT_PACKAGES_ARM); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -38,15 +38,17 @@ struct TestModel {
     std::string path;
 };
 
-// Writes m.weights (as edited by a test) to m.path, stored as `type`.
-inline void write_test_model(const TestModel& m, DType type, const std::string& name) {
+// Writes m.weights (as edited by a test) to m.path, stored as `type` (with a
+// classification head if given).
+inline void write_test_model(const TestModel& m, DType type, const std::string& name,
+                             const ClassifierHeadSource* head = nullptr) {
     std::vector<ModelTensorSource> tensors = model_tensor_layout(m.config);
     for (ModelTensorSource& t : tensors) {
         const std::vector<float>* stored = &m.weights.at(t.name);
         t.fill = [stored](float* out) { std::copy(stored->begin(), stored->end(), out); };
     }
     write_model(m.path, m.config, make_synthetic_spm_vocabulary(m.config.vocab), tensors, type,
-                name);
+                name, head);
 }
 
 // ~900 words from a 14-word vocabulary in sentences of 12, drawn with `seed`: a text

@@ -471,5 +471,65 @@ TEST_F(TrainCliTest, BadInputGivesOneErrorLine) {
                           "corpus.txt");
 }
 
+// finetune --task classify, then eval --task classify and classify, as a user runs them.
+TEST(ClassifyCli, FinetuneEvalAndClassify) {
+    const std::string d = temp_dir("classify-cli");
+    ASSERT_EQ(run_cli("init --dim 32 --layers 2 --heads 4 --kv-heads 2 --ffn 64 --vocab 300 "
+                      "--ctx 64 -o " +
+                      d + "/base.gguf")
+                  .code,
+              0);
+    const auto jsonl = [](int n, int seed) {
+        std::string out;
+        for (int i = 0; i < n; ++i) {
+            const bool a = (i + seed) % 2 == 0;
+            out += std::string("{\"text\": \"") +
+                   (a ? "cheap pills win money now " : "meeting notes for the agenda ") +
+                   std::to_string(i) + "\", \"label\": \"" + (a ? "spam" : "ham") + "\"}\n";
+        }
+        return out;
+    };
+    write_file(d + "/train.jsonl", jsonl(64, 0));
+    write_file(d + "/test.jsonl", jsonl(20, 1));
+    CliResult r = run_cli("finetune --task classify --base " + d + "/base.gguf --data " + d +
+                          "/train.jsonl --labels ham,spam --max-tokens 32 --epochs 4 --lr 3e-3 "
+                          "--warmup 4 --batch-size 8 --precision fp32 -t 2 --export " +
+                          d + "/cls.gguf");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("val accuracy"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("epoch 4 | val loss"), std::string::npos) << r.err;
+
+    r = run_cli("eval --task classify " + d + "/cls.gguf --data " + d + "/test.jsonl --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_GE(j["accuracy"].get<double>(), 0.9);
+    EXPECT_GE(j["macro_f1"].get<double>(), 0.9);
+    EXPECT_TRUE(j["f1"].contains("spam") && j["f1"].contains("ham")) << r.out;
+    EXPECT_EQ(j["examples"], 20);
+
+    r = run_cli("classify " + d + "/cls.gguf --jsonl " + d + "/test.jsonl --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::istringstream lines(r.out);
+    int n = 0;
+    for (std::string line; std::getline(lines, line); ++n) {
+        const auto p = nlohmann::json::parse(line);
+        EXPECT_TRUE(p["label"] == "ham" || p["label"] == "spam") << line;
+        EXPECT_NEAR(p["probs"]["ham"].get<double>() + p["probs"]["spam"].get<double>(), 1, 1e-5);
+    }
+    EXPECT_EQ(n, 20);
+
+    r = run_cli("eval --task classify --baseline naive-bayes --train " + d +
+                "/train.jsonl --data " + d + "/test.jsonl --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_DOUBLE_EQ(nlohmann::json::parse(r.out)["accuracy"].get<double>(), 1.0);
+
+    expect_one_error_line(run_cli("classify " + d + "/base.gguf 'hello'"),
+                          "no classification head");
+    expect_one_error_line(run_cli("finetune --task classify --base " + d + "/base.gguf --data " +
+                                  d + "/test.jsonl --labels ham"),
+                          "at least two labels");
+    std::filesystem::remove_all(d);
+}
+
 }  // namespace
 }  // namespace edgelm

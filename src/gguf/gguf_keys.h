@@ -90,6 +90,17 @@ inline constexpr const char* kSparsePrefix = "edgelm.sparse.";
 inline constexpr const char* kMaskSuffix = ".mask";
 inline constexpr const char* kValuesSuffix = ".values";
 
+// edgelm.*: a sequence-classification head (`edgelm finetune --task classify`,
+// runtime/sequence_classifier.h): the labels (string array, in output order), the tokens a
+// text is cut to, and how the final hidden states are pooled ("mean": over every token).
+// Tensors kClassifierWeight ([dim, labels], any matrix type) and kClassifierBias (f32,
+// [labels]) map the pooled state to the labels' logits.
+inline constexpr const char* kClassifierLabels = "edgelm.classifier.labels";
+inline constexpr const char* kClassifierMaxTokens = "edgelm.classifier.max_tokens";
+inline constexpr const char* kClassifierPooling = "edgelm.classifier.pooling";
+inline constexpr const char* kClassifierWeight = "cls.weight";
+inline constexpr const char* kClassifierBias = "cls.bias";
+
 inline std::string block_tensor(int layer, const char* name) {
     return "blk." + std::to_string(layer) + "." + name;
 }

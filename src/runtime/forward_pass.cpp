@@ -29,7 +29,7 @@ void Session::matmul(const WeightMatrix& w, const ActivationRows& act, float* ou
 }
 
 void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_logits,
-                            float* logits_out) {
+                            float* logits_out, float* hidden_sum) {
     const ModelConfig& c = model_->config();
     const ModelWeights& w = model_->weights();
     const int n = static_cast<int>(tokens.size());
@@ -165,6 +165,12 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
         adapt(l, LoraTarget::Down, hb_.data(), ffn, proj_.data(), dim);
         for (int i = 0; i < n * dim; ++i)
             x_[static_cast<size_t>(i)] += proj_[static_cast<size_t>(i)];
+    }
+    if (hidden_sum) {  // the final normed states, summed over the batch (eval_pooled)
+        for (int t = 0; t < n; ++t) {
+            rmsnorm(xb_.data(), x_.data() + t * dim, w.output_norm, dim, c.norm_eps);
+            for (int i = 0; i < dim; ++i) hidden_sum[i] += xb_[static_cast<size_t>(i)];
+        }
     }
     if (!logits_out) return;
     // Logits of every token, or of the last one only.

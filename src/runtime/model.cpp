@@ -119,6 +119,26 @@ const float* Model::vector(const std::string& name, int64_t n) {
     return converted_.back().data();
 }
 
+void Model::load_classifier() {
+    const GgufFile& f = *file_;
+    ClassifierWeights head;
+    head.labels = f.get_array(keys::kClassifierLabels, GgufType::STRING)->strings;
+    if (head.labels.size() < 2)
+        f.fail_key(keys::kClassifierLabels, "a classifier needs at least two labels");
+    const auto pooling = f.get_string(keys::kClassifierPooling).value_or("mean");
+    if (pooling != "mean")
+        f.fail_key(keys::kClassifierPooling,
+                   "pooling '" + pooling + "' is not one this edgelm runs (mean)");
+    const uint64_t max_tokens = f.get_uint(keys::kClassifierMaxTokens).value_or(config_.ctx);
+    if (max_tokens < 1 || max_tokens > static_cast<uint64_t>(config_.ctx))
+        f.fail_key(keys::kClassifierMaxTokens, "must be in [1, the context length]");
+    head.max_tokens = static_cast<int>(max_tokens);
+    const auto n = static_cast<int64_t>(head.labels.size());
+    head.weight = matrix(keys::kClassifierWeight, n, config_.dim);
+    head.bias = vector(keys::kClassifierBias, n);
+    weights_.classifier = std::move(head);
+}
+
 std::shared_ptr<const Model> Model::load(const std::string& path, const ModelLoadOptions& options) {
     std::shared_ptr<Model> m(new Model());
     m->file_ = std::make_unique<GgufFile>(path);
@@ -154,6 +174,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelLoa
         w.layers.push_back(lw);
     }
     if (options.group_rows) m->group_weight_rows();
+    if (f.find(keys::kClassifierLabels)) m->load_classifier();
 
     // FNV-1a over the header bytes: they name every key, shape, type and offset.
     uint64_t h = 1469598103934665603ull;

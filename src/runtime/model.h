@@ -44,6 +44,7 @@ class Model {
     WeightMatrix matrix(const std::string& name, int64_t rows, int64_t cols);
     const float* vector(const std::string& name, int64_t n);
     void group_weight_rows();
+    void load_classifier();
 
     std::unique_ptr<GgufFile> file_;
     ModelConfig config_;

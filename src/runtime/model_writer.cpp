@@ -1,5 +1,7 @@
 #include "runtime/model_writer.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "gguf/gguf_keys.h"
 #include "gguf/gguf_writer.h"
@@ -85,11 +87,27 @@ std::vector<uint8_t> encode_tensor(const float* values, int64_t n, DType type) {
 
 void write_model(const std::string& path, const ModelConfig& config, const Vocabulary& vocab,
                  const std::vector<ModelTensorSource>& tensors, DType weight_type,
-                 const std::string& name) {
+                 const std::string& name, const ClassifierHeadSource* head) {
     config.validate();
     GgufWriter w;
     add_model_metadata(w, config, vocab, weight_type, name);
-    for (const ModelTensorSource& t : tensors) {
+    std::vector<ModelTensorSource> all = tensors;
+    if (head) {
+        const auto n = static_cast<int64_t>(head->labels.size());
+        if (n < 2 || head->weight.size() != static_cast<size_t>(n * config.dim) ||
+            head->bias.size() != static_cast<size_t>(n) || head->max_tokens < 1)
+            throw ArgumentError("write_model: malformed classifier head");
+        w.set(keys::kClassifierLabels, GgufValue::string_array(head->labels));
+        w.set(keys::kClassifierMaxTokens, GgufValue::u32(static_cast<uint32_t>(head->max_tokens)));
+        w.set(keys::kClassifierPooling, GgufValue::string("mean"));
+        all.push_back({keys::kClassifierWeight, {config.dim, n}, [head](float* out) {
+                           std::copy(head->weight.begin(), head->weight.end(), out);
+                       }});
+        all.push_back({keys::kClassifierBias, {n}, [head](float* out) {
+                           std::copy(head->bias.begin(), head->bias.end(), out);
+                       }});
+    }
+    for (const ModelTensorSource& t : all) {
         const DType type = storage_type_for(t.dims, weight_type);
         int64_t n = 1;
         for (int64_t d : t.dims) n *= d;

@@ -39,10 +39,19 @@ uint32_t llama_file_type(DType type);
 void add_model_metadata(GgufWriter& w, const ModelConfig& config, const Vocabulary& vocab,
                         DType weight_type, const std::string& name);
 
-// Writes the model; tensor values are produced one tensor at a time.
+// A classification head to store with a model (gguf_keys.h kClassifier*).
+struct ClassifierHeadSource {
+    std::vector<std::string> labels;
+    int max_tokens = 0;
+    std::vector<float> weight;  // (labels, dim) row-major
+    std::vector<float> bias;    // (labels)
+};
+
+// Writes the model; tensor values are produced one tensor at a time. With `head`, the
+// classifier keys and tensors are added (the weight in the model's weight type).
 void write_model(const std::string& path, const ModelConfig& config, const Vocabulary& vocab,
                  const std::vector<ModelTensorSource>& tensors, DType weight_type,
-                 const std::string& name);
+                 const std::string& name, const ClassifierHeadSource* head = nullptr);
 
 // Converts floats to `type` bytes (rows of dims[0] elements).
 std::vector<uint8_t> encode_tensor(const float* values, int64_t n_elements, DType type);

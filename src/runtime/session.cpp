@@ -134,7 +134,7 @@ void Session::truncate(int n) {
     tokens_.resize(static_cast<size_t>(n));
 }
 
-std::span<const float> Session::eval(std::span<const TokenId> tokens, bool all_logits) {
+void Session::check_tokens(std::span<const TokenId> tokens) const {
     const ModelConfig& c = model_->config();
     if (tokens.empty()) throw ArgumentError("eval: no tokens given");
     if (tokens_.size() + tokens.size() > static_cast<size_t>(n_ctx_))
@@ -146,7 +146,26 @@ std::span<const float> Session::eval(std::span<const TokenId> tokens, bool all_l
         if (t < 0 || t >= c.vocab)
             throw ArgumentError("token id " + std::to_string(t) + " is outside the vocabulary of " +
                                 std::to_string(c.vocab));
-    const size_t vocab = static_cast<size_t>(c.vocab);
+}
+
+std::span<const float> Session::eval_pooled(std::span<const TokenId> tokens) {
+    check_tokens(tokens);
+    const size_t dim = static_cast<size_t>(model_->config().dim);
+    pooled_.assign(dim, 0.0f);
+    for (size_t start = 0; start < tokens.size(); start += kMaxBatch) {
+        const size_t n = std::min<size_t>(kMaxBatch, tokens.size() - start);
+        forward_batch(tokens.subspan(start, n), position(), false, nullptr, pooled_.data());
+        tokens_.insert(tokens_.end(), tokens.begin() + static_cast<std::ptrdiff_t>(start),
+                       tokens.begin() + static_cast<std::ptrdiff_t>(start + n));
+    }
+    const float inv = 1.0f / static_cast<float>(tokens.size());
+    for (float& v : pooled_) v *= inv;
+    return {pooled_.data(), dim};
+}
+
+std::span<const float> Session::eval(std::span<const TokenId> tokens, bool all_logits) {
+    check_tokens(tokens);
+    const size_t vocab = static_cast<size_t>(model_->config().vocab);
     if (all_logits) logits_.resize(tokens.size() * vocab);
     for (size_t start = 0; start < tokens.size(); start += kMaxBatch) {
         const size_t n = std::min<size_t>(kMaxBatch, tokens.size() - start);

@@ -41,6 +41,10 @@ class Session {
     // Throws ArgumentError if the tokens would overflow the context or are out of range.
     std::span<const float> eval(std::span<const TokenId> tokens, bool all_logits = false);
 
+    // Runs tokens as eval does, without computing logits, and returns the mean of their
+    // final normed hidden states (dim): the input of a classification head.
+    std::span<const float> eval_pooled(std::span<const TokenId> tokens);
+
     // Samples the next token from the last logits (eval must have run).
     TokenId sample();
 
@@ -72,8 +76,10 @@ class Session {
   private:
     // Runs up to kMaxBatch tokens at positions pos0.. through the decoder, writing
     // logits of every token (all_logits) or of the last one into logits_out.
+    // With hidden_sum, adds each token's final normed hidden state to it (dim).
     void forward_batch(std::span<const TokenId> tokens, int pos0, bool all_logits,
-                       float* logits_out);
+                       float* logits_out, float* hidden_sum = nullptr);
+    void check_tokens(std::span<const TokenId> tokens) const;
     void matmul(const WeightMatrix& w, const ActivationRows& act, float* out, int64_t out_stride);
     ActivationRows& activations(const float* x, int n, int64_t cols, DType act_type);
     // Runs fn(t) for tokens t < n: inline for a handful (decoding), else across the pool.
@@ -131,6 +137,7 @@ class Session {
     std::vector<float> scores_;         // (n_threads, n_ctx) attention scores
     std::vector<float> logits_;         // (n, vocab) when all logits are wanted
     std::vector<float> last_logits_;    // (vocab)
+    std::vector<float> pooled_;         // (dim) eval_pooled's result
     ActivationRows act_f32_, act_q8_;
     ActivationObserver observer_;
 };

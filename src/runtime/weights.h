@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/dtype.h"
@@ -59,12 +61,21 @@ struct LayerWeights {
     WeightMatrix w_down;     // (dim, ffn)
 };
 
+// A sequence-classification head: logits = weight · mean(final normed hidden states) + bias.
+struct ClassifierWeights {
+    std::vector<std::string> labels;
+    int max_tokens = 0;           // texts are cut to this many tokens (BOS included)
+    WeightMatrix weight;          // (labels, dim)
+    const float* bias = nullptr;  // (labels)
+};
+
 struct ModelWeights {
     WeightMatrix token_embd;  // (vocab, dim)
     std::vector<LayerWeights> layers;
-    const float* output_norm;                  // (dim)
-    WeightMatrix output;                       // (vocab, dim); token_embd when tied
-    const float* rope_freq_factors = nullptr;  // (rope_dim / 2) or null
+    const float* output_norm;                     // (dim)
+    WeightMatrix output;                          // (vocab, dim); token_embd when tied
+    const float* rope_freq_factors = nullptr;     // (rope_dim / 2) or null
+    std::optional<ClassifierWeights> classifier;  // when the file has a head
 };
 
 }  // namespace edgelm

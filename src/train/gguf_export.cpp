@@ -12,7 +12,7 @@
 namespace edgelm::train {
 
 void write_gguf(LlamaModelImpl& model, const Vocabulary& vocab, const std::string& path, DType type,
-                const std::string& name) {
+                const std::string& name, const ClassifierHeadSource* head) {
     std::map<std::string, torch::Tensor> by_name;
     for (auto& [n, t] : gguf_named_parameters(model))
         by_name[n] = t.detach().to(torch::kFloat).contiguous();
@@ -28,7 +28,7 @@ void write_gguf(LlamaModelImpl& model, const Vocabulary& vocab, const std::strin
             std::memcpy(out, src.data_ptr<float>(), static_cast<size_t>(n) * sizeof(float));
         };
     }
-    write_model(path, model.config, vocab, tensors, type, name);
+    write_model(path, model.config, vocab, tensors, type, name, head);
 }
 
 Vocabulary vocabulary_from_spm_bytes(const std::string& model_bytes) {

@@ -17,6 +17,11 @@ void load_gguf_weights(const std::string& path, LlamaModelImpl& model,
                             " tokens) is not the tokenizer the --data shards were made with (" +
                             std::to_string(data_vocab.tokens.size()) +
                             " tokens); prepare the data with the model's tokenizer");
+    copy_gguf_weights(f, model);
+}
+
+void copy_gguf_weights(const GgufFile& f, LlamaModelImpl& model) {
+    const std::string& path = f.path();
     torch::NoGradGuard no_grad;
     for (auto& [name, param] : gguf_named_parameters(model)) {
         const GgufTensor* t = f.find_tensor(name);

@@ -8,6 +8,10 @@
 
 #include "train/llama_module.h"
 
+namespace edgelm {
+class GgufFile;
+}
+
 namespace edgelm::train {
 
 // Copies every weight of the file into the model (decoding quantized tensors). Throws
@@ -15,5 +19,7 @@ namespace edgelm::train {
 // differs from `tokenizer_model` (the .model bytes the training data was made with).
 void load_gguf_weights(const std::string& path, LlamaModelImpl& model,
                        const std::string& tokenizer_model);
+// The same without the vocabulary check (the caller tokenizes with the file's own).
+void copy_gguf_weights(const GgufFile& file, LlamaModelImpl& model);
 
 }  // namespace edgelm::train

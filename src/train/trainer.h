@@ -112,6 +112,32 @@ struct TrainResult {
 // checkpoints and exports. Writes out_dir/metrics.jsonl and out_dir/loss.svg.
 TrainResult run_training(const TrainOptions& options);
 
+// Sequence classification (`edgelm finetune --task classify`): a head on the mean of the
+// base model's final normed hidden states (runtime/sequence_classifier.h), trained with
+// cross-entropy together with the whole model, or with LoRA adapters on a frozen base
+// (TrainOptions::lora_rank; they are merged into the exported weights). The exported GGUF
+// holds the model and the head. From TrainOptions it uses init_from (the base, required),
+// lr (linear warm-up over warmup_steps, then linear decay to 0), batch_size, weight_decay,
+// grad_clip, max_minutes, precision, seed, threads, lora_*, qat, export_path/type, quiet,
+// log_every and out_dir (metrics.jsonl).
+struct ClassifyTask {
+    std::vector<std::string> data;    // JSONL files: objects with "text" and "label"
+    std::vector<std::string> labels;  // output order; empty = the data's labels, sorted
+    int max_tokens = 0;               // tokens read per text (BOS included); 0: min(ctx, 256)
+    int epochs = 3;
+    int64_t max_steps = 0;      // 0: epochs decide
+    double val_fraction = 0.1;  // held out (seeded) to report accuracy per epoch
+};
+
+struct ClassifyResult {
+    int64_t steps = 0, train_examples = 0, val_examples = 0;
+    double val_loss = 0, val_accuracy = 0;
+    std::vector<std::string> labels;
+    std::string exported;
+};
+
+ClassifyResult run_classifier_training(const TrainOptions& options, const ClassifyTask& task);
+
 // Writes a checkpoint's model as a GGUF the runtime runs (vocabulary from the tokenizer
 // stored in the checkpoint).
 void export_checkpoint(const std::string& checkpoint, const std::string& out, DType type);

@@ -30,6 +30,7 @@
 #include "train/loss_plot.h"
 #include "train/teacher_cache.h"
 #include "train/trainer.h"
+#include "train/training_support.h"
 #include "train/window_sampler.h"
 
 namespace edgelm::train {
@@ -55,25 +56,6 @@ void write_text_atomically(const std::string& path, const std::string& text) {
     AtomicFileWriter w(path);
     w.write(text.data(), text.size());
     w.commit();
-}
-
-bool cpu_has_bf16() {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16");
-#else
-    return false;
-#endif
-}
-
-std::string format_duration(double seconds) {
-    const long s = std::lround(std::max(0.0, seconds));
-    char buf[32];
-    if (s >= 3600)
-        std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
-    else
-        std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-    return buf;
 }
 
 // AdamW parameter groups: decay on weight matrices only (not norms, not embeddings), and
@@ -201,6 +183,25 @@ EvalResult evaluate(LlamaModelImpl& model, const data::TokenSplit& val, uint64_t
 }
 
 }  // namespace
+
+bool cpu_has_bf16() {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
+#else
+    return false;
+#endif
+}
+
+std::string format_duration(double seconds) {
+    const long s = std::lround(std::max(0.0, seconds));
+    char buf[32];
+    if (s >= 3600)
+        std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+    return buf;
+}
 
 TrainResult run_training(const TrainOptions& o) {
     // Keep freed tensor memory in the heap: by default glibc returns every large block to

@@ -34,7 +34,54 @@ struct TrainCliOptions {
     int dim = 256, layers = 6, heads = 8, kv_heads = 4, ffn = 704, ctx = 256, vocab = 0;
     bool untied = false, dry_run = false, json = false;
     int nproc_per_node = 1, nnodes = 1, node_rank = 0;
+    // finetune --task classify
+    std::string task = "lm", labels;
+    train::ClassifyTask classify;
 };
+
+// --export-type, --lora and --qat into the TrainOptions.
+void apply_type_options(CLI::App* sub, TrainCliOptions& o) {
+    train::TrainOptions& t = o.t;
+    const auto type = runnable_dtype_from_name(o.export_type);
+    if (!type)
+        throw ArgumentError(sub->get_name() + ": unknown --export-type '" + o.export_type +
+                            "' (f32, f16, bf16, q8_0, q4_0)");
+    t.export_type = *type;
+    if (!o.lora.empty()) parse_lora_spec(o.lora, t);
+    if (!o.qat.empty()) {
+        const auto q = runnable_dtype_from_name(o.qat);
+        if (!q || (*q != DType::Q8_0 && *q != DType::Q4_0))
+            throw ArgumentError(sub->get_name() + ": --qat '" + o.qat + "': choose q8_0 or q4_0");
+        t.qat = *q;
+        if (sub->count("--export-type") == 0) t.export_type = *q;  // what was trained
+    }
+}
+
+// `finetune --task classify`: a classification head (and the model or LoRA adapters).
+void run_classify(CLI::App* sub, TrainCliOptions& o) {
+    train::TrainOptions& t = o.t;
+    for (const char* flag : {"--teacher", "--mixture", "--keep-pruned", "--hidden-loss"})
+        if (sub->count(flag) > 0)
+            throw ArgumentError(std::string("finetune --task classify does not take ") + flag);
+    if (o.data.empty())
+        throw ArgumentError(
+            "finetune --task classify: --data FILE.jsonl is required (lines "
+            "{\"text\": ..., \"label\": ...}, e.g. from `edgelm data emails`)");
+    apply_type_options(sub, o);
+    o.classify.data = o.data;
+    o.classify.labels.clear();
+    for (const std::string& l : split_fields(o.labels, ','))
+        if (!l.empty()) o.classify.labels.push_back(l);
+    if (sub->count("--steps") > 0) o.classify.max_steps = t.max_steps;
+    const train::ClassifyResult r = train::run_classifier_training(t, o.classify);
+    std::printf("trained %lld steps on %lld texts", static_cast<long long>(r.steps),
+                static_cast<long long>(r.train_examples));
+    if (r.val_examples > 0)
+        std::printf(": val loss %.4f, val accuracy %.4f (%lld texts)", r.val_loss, r.val_accuracy,
+                    static_cast<long long>(r.val_examples));
+    std::printf("\n");
+    if (!r.exported.empty()) std::printf("model: %s\n", r.exported.c_str());
+}
 
 // Values from --config FILE (a JSON object keyed by long option names without dashes)
 // fill every option not given on the command line.
@@ -155,6 +202,12 @@ int launch_local_processes(int nproc) {
 void run_train(CLI::App* sub, TrainCliOptions& o) {
     if (!o.config_file.empty()) apply_config_file(sub, o.config_file);
     train::TrainOptions& t = o.t;
+    if (o.task == "classify") {
+        run_classify(sub, o);
+        return;
+    }
+    if (o.task != "lm")
+        throw ArgumentError("finetune: --task '" + o.task + "': choose lm or classify");
 
     int vocab = o.vocab;
     if (!o.data.empty()) vocab = data::read_shard_set_info(o.data[0]).vocab_size;
@@ -176,20 +229,10 @@ void run_train(CLI::App* sub, TrainCliOptions& o) {
         t.shape = ModelConfig::llama(o.dim, o.layers, o.heads, o.kv_heads, o.ffn, vocab, o.ctx,
                                      !o.untied);
     }
-    const auto type = runnable_dtype_from_name(o.export_type);
-    if (!type)
-        throw ArgumentError("train: unknown --export-type '" + o.export_type +
-                            "' (f32, f16, bf16, q8_0, q4_0)");
-    t.export_type = *type;
-    if (!o.lora.empty()) parse_lora_spec(o.lora, t);
-    if (!o.qat.empty()) {
-        const auto q = runnable_dtype_from_name(o.qat);
-        if (!q || (*q != DType::Q8_0 && *q != DType::Q4_0))
-            throw ArgumentError("train: --qat '" + o.qat + "': choose q8_0 or q4_0");
-        t.qat = *q;
-        if (sub->count("--export-type") == 0) t.export_type = *q;  // what was trained
-    }
+    apply_type_options(sub, o);
 
+    if (sub->get_name() == "finetune" && t.lora_rank == 0)
+        throw ArgumentError("finetune: --lora r=,alpha=,targets= is required (or --task classify)");
     if (o.dry_run) {
         print_plan(o, train::plan_training(t));
         return;
@@ -275,20 +318,36 @@ void add_training_command(CLI::App& app, TrainingCommand kind) {
                                  "targets (knowledge distillation, libtorch)");
     else if (kind == TrainingCommand::Finetune)
         sub = app.add_subcommand("finetune",
-                                 "Train LoRA adapters on a frozen base model (libtorch); --export "
-                                 "writes the adapter GGUF");
+                                 "Train LoRA adapters on a frozen base model (--export writes the "
+                                 "adapter GGUF), or with --task classify a classification head "
+                                 "(libtorch)");
     else
         sub = app.add_subcommand("train", "Train a llama-family model on token shards (libtorch)");
-    CLI::Option* lora = sub->add_option(
+    sub->add_option(
         "--lora", o->lora,
         "LoRA: r=RANK,alpha=A,targets=q,v[,k,o,gate,up,down]; the base (--base/--init-from) is "
         "frozen and --export writes the adapter");
     sub->add_option("--dropout", t.lora_dropout, "Dropout on the LoRA input")
         ->capture_default_str();
     if (kind == TrainingCommand::Finetune) {
-        lora->required();
         sub->add_option("--base", t.init_from, "The base GGUF model the adapters are for")
             ->required();
+        sub->add_option("--task", o->task,
+                        "lm: LoRA adapters for next-token prediction; classify: a classification "
+                        "head on the mean final hidden state (full fine-tuning, or LoRA with "
+                        "--lora), --data being JSONL files with \"text\" and \"label\"")
+            ->capture_default_str();
+        sub->add_option("--labels", o->labels,
+                        "classify: the labels in output order, comma-separated (default: the "
+                        "data's, sorted)");
+        sub->add_option(
+            "--max-tokens", o->classify.max_tokens,
+            "classify: tokens read per text (BOS included; default: the context, at most 256)");
+        sub->add_option("--epochs", o->classify.epochs, "classify: passes over the training texts")
+            ->capture_default_str();
+        sub->add_option("--val-fraction", o->classify.val_fraction,
+                        "classify: texts held out to report validation accuracy each epoch")
+            ->capture_default_str();
     }
     CLI::Option* teacher = sub->add_option(
         "--teacher", t.teacher,

@@ -1,14 +1,25 @@
 // edgelm data prepare: a corpus -> token shards for the trainer.
+// edgelm data emails: raw RFC 822 messages -> classifier JSONL ({"text", "label"}).
+#include <fnmatch.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
+#include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 
 #include "commands.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/split.h"
 #include "data/data_prepare.h"
+#include "data/email_message.h"
+#include "data/input_files.h"
 
 namespace edgelm::cli {
 
@@ -105,10 +116,53 @@ void run_data_prepare(DataPrepareFlags& f) {
                      static_cast<unsigned long long>(i.train_documents));
 }
 
+struct EmailFlags {
+    std::vector<std::string> inputs;
+    std::string label, output, pattern = "*", headers = "from,subject";
+    size_t max_chars = data::EmailTextOptions{}.max_chars;
+};
+
+void run_data_emails(const EmailFlags& f) {
+    data::EmailTextOptions options;
+    options.headers.clear();
+    for (const std::string& h : split_fields(f.headers, ','))
+        if (!h.empty()) {
+            std::string name = h;
+            for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            options.headers.push_back(name);
+        }
+    options.max_chars = f.max_chars;
+    if (f.label.empty() || f.label.find_first_of("\n\r") != std::string::npos)
+        throw ArgumentError("data emails: --label must be a non-empty single-line name");
+    std::vector<data::InputFile> files;
+    for (const data::InputFile& in : data::expand_inputs(f.inputs, "data emails")) {
+        const std::string name = std::filesystem::path(in.path).filename().string();
+        if (fnmatch(f.pattern.c_str(), name.c_str(), 0) == 0) files.push_back(in);
+    }
+    if (files.empty())
+        throw ArgumentError("data emails: no file name matches --pattern '" + f.pattern + "'");
+    AtomicFileWriter out(f.output);
+    uint64_t bytes_in = 0;
+    for (const data::InputFile& in : files) {
+        std::ifstream file(in.path, std::ios::binary);
+        if (!file) throw IoError(in.path + ": cannot read the message");
+        const std::string raw(std::istreambuf_iterator<char>(file), {});
+        bytes_in += raw.size();
+        const nlohmann::json line = {{"text", data::email_to_text(raw, options, in.path)},
+                                     {"label", f.label}};
+        const std::string s = line.dump() + "\n";
+        out.write(s.data(), s.size());
+    }
+    out.commit();
+    std::fprintf(stderr, "%zu messages (%s) -> %s, label %s\n", files.size(),
+                 human_bytes(bytes_in).c_str(), f.output.c_str(), f.label.c_str());
+}
+
 }  // namespace
 
 void add_data(CLI::App& app) {
-    CLI::App* group = app.add_subcommand("data", "Training data: tokenize a corpus into shards");
+    CLI::App* group = app.add_subcommand(
+        "data", "Training data: token shards from a corpus, classifier JSONL from e-mails");
     group->require_subcommand(1);
 
     auto f = std::make_shared<DataPrepareFlags>();
@@ -137,6 +191,27 @@ void add_data(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("-t,--threads", o.threads, "Threads")->capture_default_str();
     sub->callback([f] { run_data_prepare(*f); });
+
+    auto e = std::make_shared<EmailFlags>();
+    CLI::App* emails = group->add_subcommand(
+        "emails",
+        "Raw RFC 822 messages -> JSONL lines {\"text\", \"label\"} for `edgelm finetune --task "
+        "classify` (headers, MIME parts, quoted-printable/base64 bodies, HTML to text)");
+    emails->add_option("inputs", e->inputs, "Message files or directories (walked, sorted)")
+        ->required();
+    emails->add_option("--label", e->label, "The label of every message given")->required();
+    emails->add_option("-o,--output", e->output, "Output JSONL file")->required();
+    emails
+        ->add_option("--pattern", e->pattern,
+                     "Only files whose name matches this glob (e.g. '*.txt')")
+        ->capture_default_str();
+    emails
+        ->add_option("--headers", e->headers,
+                     "Header fields kept at the start of the text, comma-separated")
+        ->capture_default_str();
+    emails->add_option("--max-chars", e->max_chars, "Cut each text after this many bytes")
+        ->capture_default_str();
+    emails->callback([e] { run_data_emails(*e); });
 }
 
 }  // namespace edgelm::cli

@@ -66,7 +66,8 @@ void add_trainer_commands(CLI::App& app) {
           std::pair{"distill",
                     "Train a student with a teacher's soft targets (see `edgelm distill --help`)"},
           std::pair{"finetune",
-                    "Train LoRA adapters on a frozen base (see `edgelm finetune --help`)"},
+                    "Train LoRA adapters or a classification head on a base model (see "
+                    "`edgelm finetune --help`)"},
           std::pair{"export", "Write a training checkpoint as a GGUF model"}}) {
         CLI::App* sub = app.add_subcommand(name, help);
         sub->prefix_command();

@@ -17,6 +17,8 @@ void add_inspect(CLI::App& app);
 void add_init(CLI::App& app);
 void add_run(CLI::App& app);
 void add_perplexity(CLI::App& app);
+void add_classify(CLI::App& app);  // classify
+void add_eval(CLI::App& app);      // eval --task classify
 void add_compare(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_quantize(CLI::App& app);

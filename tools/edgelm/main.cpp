@@ -9,6 +9,8 @@ int main(int argc, char** argv) {
     edgelm::cli::add_init(app);
     edgelm::cli::add_run(app);
     edgelm::cli::add_perplexity(app);
+    edgelm::cli::add_classify(app);
+    edgelm::cli::add_eval(app);
     edgelm::cli::add_compare(app);
     edgelm::cli::add_bench(app);
     edgelm::cli::add_quantize(app);
