@@ -23,7 +23,7 @@ APT_PACKAGES_ARM := cmake ninja-build libgtest-dev g++-aarch64-linux-gnu qemu-us
 # "cortex-a53" has not (only "neon").
 ARM_CPUS ?= max cortex-a53
 
-.PHONY: setup setup-arm build test test-asan test-arm demo clean format
+.PHONY: setup setup-arm build test test-asan test-arm demo spam clean format
 
 # npm is only installed from Debian when no npm is on the PATH: a machine with nodejs from
 # elsewhere (NodeSource's package conflicts with Debian's npm) keeps its own.
@@ -72,6 +72,10 @@ test-arm: setup-arm
 
 demo: setup build
 	bash scripts/demo.sh $(BUILD)/edgelm
+
+# The spam-filter task on SpamAssassin's corpus (docs/classification.md).
+spam: setup build
+	bash scripts/spam.sh $(BUILD)/edgelm
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')

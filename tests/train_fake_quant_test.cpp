@@ -35,7 +35,29 @@ TEST(FakeQuant, ForwardEqualsTheRuntimesRoundTripAndGradientPassesThrough) {
     const torch::Tensor odd = torch::randn({4, 40});
     EXPECT_TRUE(torch::equal(fake_quantize(odd, DType::Q4_0), odd));
     EXPECT_TRUE(torch::equal(fake_quantize(w, DType::F16), w));
-    EXPECT_FALSE(qat_supports(DType::Q4_K));
+    EXPECT_FALSE(qat_supports(DType::Q6_K));
+}
+
+// Q4_K: whole 256-blocks round as the runtime's Q4_K; other rows as the exporter's fallback
+// (Q4_0), so the forward pass always sees the weights the exported file will hold.
+TEST(FakeQuant, Q4KRoundsAsTheExporterStoresEachMatrix) {
+    torch::manual_seed(5);
+    for (const int64_t cols : {int64_t{512}, int64_t{96}}) {
+        const torch::Tensor w = torch::randn({6, cols}) * 0.05;
+        torch::Tensor p = w.clone().set_requires_grad(true);
+        const torch::Tensor fq = fake_quantize(p, DType::Q4_K);
+        const DType stored = storage_type_for({cols, 6}, DType::Q4_K);
+        EXPECT_EQ(stored, cols == 512 ? DType::Q4_K : DType::Q4_0);
+        const std::vector<uint8_t> bytes = encode_tensor(w.data_ptr<float>(), w.numel(), stored);
+        std::vector<float> back(static_cast<size_t>(w.numel()));
+        type_traits(stored).to_float(bytes.data(), back.data(), w.numel());
+        const torch::Tensor f = fq.detach().contiguous();
+        for (size_t i = 0; i < back.size(); ++i)
+            ASSERT_EQ(f.data_ptr<float>()[i], back[i]) << cols << " element " << i;
+        const torch::Tensor g = torch::randn({6, cols});
+        (fq * g).sum().backward();
+        EXPECT_TRUE(torch::equal(p.grad(), g));
+    }
 }
 
 }  // namespace

@@ -143,7 +143,7 @@ ClassifyResult run_classifier_training(const TrainOptions& o, const ClassifyTask
     }
     if (o.qat != DType::F32) {
         need(qat_supports(o.qat), std::string("--qat ") + dtype_name(o.qat) +
-                                      ": quantization-aware training supports q8_0 and q4_0");
+                                      ": quantization-aware training supports q8_0, q4_0 and q4_k");
         model->set_qat(o.qat);
     }
     const auto n_labels = static_cast<int64_t>(labels.size());

@@ -1,5 +1,7 @@
 #include "train/fake_quant.h"
 
+#include "runtime/model_writer.h"
+
 namespace edgelm::train {
 
 namespace {
@@ -33,24 +35,44 @@ torch::Tensor q4_0_values(const torch::Tensor& x) {
     return (q - 8.0f) * through_f16(d);
 }
 
+// Q4_K's super-blocks choose their scales and minimums by ggml's iterative search
+// (make_qkx2_quants), which has no short tensor form: the runtime's own encoder and decoder
+// round the matrix, on the CPU, once per forward pass.
+torch::Tensor through_runtime_codec(const torch::Tensor& w, DType type) {
+    const torch::Tensor x = w.detach().to(torch::kFloat).contiguous();
+    const std::vector<uint8_t> bytes = encode_tensor(x.data_ptr<float>(), x.numel(), type);
+    torch::Tensor out = torch::empty_like(x);
+    type_traits(type).to_float(bytes.data(), out.data_ptr<float>(), x.numel());
+    return out;
+}
+
 }  // namespace
 
 bool qat_supports(DType type) {
-    return type == DType::Q8_0 || type == DType::Q4_0;
+    return type == DType::Q8_0 || type == DType::Q4_0 || type == DType::Q4_K;
 }
 
 torch::Tensor fake_quantize(const torch::Tensor& w, DType type) {
-    if (!qat_supports(type) || w.dim() != 2 || w.size(1) % 32 != 0) return w;
+    if (!qat_supports(type) || w.dim() != 2) return w;
+    // The type the exporter stores this matrix as (a k-quant falls back on rows that are
+    // not whole 256-blocks).
+    const DType stored = storage_type_for({w.size(1), w.size(0)}, type);
+    if (stored != DType::Q8_0 && stored != DType::Q4_0 && stored != DType::Q4_K) return w;
     torch::Tensor rounded;
     {
         torch::NoGradGuard no_grad;
-        const torch::Tensor blocks = w.detach().to(torch::kFloat).reshape({-1, 32});
-        rounded = (type == DType::Q8_0 ? q8_0_values(blocks) : q4_0_values(blocks))
-                      .reshape(w.sizes())
-                      .to(w.scalar_type());
+        if (stored == DType::Q4_K) {
+            rounded = through_runtime_codec(w, stored).to(w.scalar_type());
+        } else {
+            const torch::Tensor blocks = w.detach().to(torch::kFloat).reshape({-1, 32});
+            rounded = (stored == DType::Q8_0 ? q8_0_values(blocks) : q4_0_values(blocks))
+                          .reshape(w.sizes())
+                          .to(w.scalar_type());
+        }
     }
     // Straight through: the forward value is the rounded weight, the gradient goes to w.
-    return w + (rounded - w.detach());
+    // (rounded + (w - w) is exactly `rounded`; w + (rounded - w) can miss it by an ulp.)
+    return rounded + (w - w.detach());
 }
 
 }  // namespace edgelm::train

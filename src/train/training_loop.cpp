@@ -288,7 +288,7 @@ TrainResult run_training(const TrainOptions& o) {
     }
     if (o.qat != DType::F32) {
         need(qat_supports(o.qat), std::string("--qat ") + dtype_name(o.qat) +
-                                      ": quantization-aware training supports q8_0 and q4_0");
+                                      ": quantization-aware training supports q8_0, q4_0 and q4_k");
         model->set_qat(o.qat);
     }
     // The teacher: frozen, in eval mode, its weights from the GGUF (decoded if quantized).

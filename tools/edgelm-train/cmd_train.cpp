@@ -50,8 +50,9 @@ void apply_type_options(CLI::App* sub, TrainCliOptions& o) {
     if (!o.lora.empty()) parse_lora_spec(o.lora, t);
     if (!o.qat.empty()) {
         const auto q = runnable_dtype_from_name(o.qat);
-        if (!q || (*q != DType::Q8_0 && *q != DType::Q4_0))
-            throw ArgumentError(sub->get_name() + ": --qat '" + o.qat + "': choose q8_0 or q4_0");
+        if (!q || (*q != DType::Q8_0 && *q != DType::Q4_0 && *q != DType::Q4_K))
+            throw ArgumentError(sub->get_name() + ": --qat '" + o.qat +
+                                "': choose q8_0, q4_0 or q4_k");
         t.qat = *q;
         if (sub->count("--export-type") == 0) t.export_type = *q;  // what was trained
     }
@@ -367,9 +368,10 @@ void add_training_command(CLI::App& app, TrainingCommand kind) {
                     "term is then the KL over those k tokens)");
     sub->add_option("--teacher-top-k", t.teacher_top_k, "Logits per token kept by --teacher-cache")
         ->capture_default_str();
-    sub->add_option("--qat", o->qat,
-                    "Quantization-aware training: weights rounded as q8_0 or q4_0 in the forward "
-                    "pass (straight-through gradients); export with the same --export-type");
+    sub->add_option(
+        "--qat", o->qat,
+        "Quantization-aware training: weights rounded as q8_0, q4_0 or q4_k in the forward "
+        "pass (straight-through gradients); export with the same --export-type");
     sub->add_option("--alpha", t.alpha,
                     "Weight of the distillation term; 1 - alpha weighs the cross-entropy")
         ->capture_default_str();
@@ -443,7 +445,7 @@ void add_training_command(CLI::App& app, TrainingCommand kind) {
                     "Threads (default: all, divided among local processes)");
     sub->add_option("--export", t.export_path, "Write the final model as GGUF");
     sub->add_option("--export-type", o->export_type,
-                    "Type of the exported weights: f32, f16, bf16, q8_0, q4_0")
+                    "Type of the exported weights: f32, f16, bf16, q8_0, q6_k, q4_k, q4_0")
         ->capture_default_str();
     sub->add_flag("--dry-run", o->dry_run, "Print parameters, sizes, memory and FLOPs, then exit");
     sub->add_flag("--json", o->json, "With --dry-run: print JSON");
