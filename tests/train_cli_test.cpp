@@ -376,6 +376,8 @@ TEST_F(TrainCliTest, FinetuneTrainsALoraAdapterThatLowersPerplexity) {
                 "--warmup 0 --eval-every 0 -q --export " +
                 adapter);
     ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("adapter: " + adapter + " ("), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("% of the base's"), std::string::npos) << r.out;
     const ModelConfig config = Model::load(base)->config();
     const auto a = LoraAdapter::load(adapter, config);
     EXPECT_EQ(a->rank(), 4);
@@ -384,6 +386,10 @@ TEST_F(TrainCliTest, FinetuneTrainsALoraAdapterThatLowersPerplexity) {
     const double ppl_base = perplexity_of(base, text);
     const double ppl_adapted = perplexity_of(base, text, " --lora " + adapter);
     EXPECT_LT(ppl_adapted, 0.98 * ppl_base);
+    const CliResult bench =
+        run_cli("bench " + base + " -p 4 -n 4 -r 1 -t 1 --json --lora " + adapter + ":0.5");
+    ASSERT_EQ(bench.code, 0) << bench.err;
+    EXPECT_EQ(nlohmann::json::parse(bench.out)["lora"][0], adapter + ":0.5");
     ASSERT_EQ(run_cli("merge-lora " + base + " -o " + merged + " --lora " + adapter).code, 0);
     EXPECT_NEAR(perplexity_of(merged, text), ppl_adapted, 1e-3 * ppl_adapted);
     EXPECT_NEAR(perplexity_of(base, text, " --lora " + adapter + ":0"), ppl_base, 1e-6 * ppl_base);

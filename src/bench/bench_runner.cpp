@@ -58,6 +58,7 @@ BenchResult run_bench(std::shared_ptr<const Model> model, const BenchParams& p) 
     sp.n_threads = p.n_threads;
     sp.n_ctx = p.n_prompt + p.n_gen;
     sp.sampler.temperature = 0;
+    sp.lora = p.lora;
     if (sp.n_ctx > model->config().ctx)
         throw ArgumentError("bench: -p " + std::to_string(p.n_prompt) + " + -n " +
                             std::to_string(p.n_gen) + " exceeds the model's context of " +

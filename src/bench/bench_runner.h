@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "runtime/lora_adapter.h"
 
 namespace edgelm {
 
@@ -15,7 +18,8 @@ struct BenchParams {
     int n_gen = 128;
     int reps = 5;
     int n_threads = 1;
-    uint64_t seed = 1;  // for the random prompt tokens
+    uint64_t seed = 1;              // for the random prompt tokens
+    std::vector<LoraBinding> lora;  // adapters applied while measuring
 };
 
 // A rate over the timed runs: the median is the figure to quote on a noisy machine.

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 
@@ -81,7 +82,9 @@ void run_classify(CLI::App* sub, TrainCliOptions& o) {
         std::printf(": val loss %.4f, val accuracy %.4f (%lld texts)", r.val_loss, r.val_accuracy,
                     static_cast<long long>(r.val_examples));
     std::printf("\n");
-    if (!r.exported.empty()) std::printf("model: %s\n", r.exported.c_str());
+    if (!r.exported.empty())
+        std::printf("model: %s (%s)\n", r.exported.c_str(),
+                    human_bytes(std::filesystem::file_size(r.exported)).c_str());
 }
 
 // Values from --config FILE (a JSON object keyed by long option names without dashes)
@@ -266,7 +269,17 @@ void run_train(CLI::App* sub, TrainCliOptions& o) {
         static_cast<long long>(r.steps), r.final_train_loss, r.val_loss, std::exp(r.val_loss),
         r.val_bits_per_byte, r.tokens_per_second);
     std::printf("checkpoint: %s\n", r.checkpoint.c_str());
-    if (!r.exported.empty()) std::printf("model: %s\n", r.exported.c_str());
+    if (!r.exported.empty() && t.lora_rank > 0) {
+        const auto size = std::filesystem::file_size(r.exported);
+        const auto base = std::filesystem::file_size(t.init_from);
+        std::printf("adapter: %s (%s, %.2f %% of the base's %s)\n", r.exported.c_str(),
+                    human_bytes(size).c_str(),
+                    100.0 * static_cast<double>(size) / static_cast<double>(base),
+                    human_bytes(base).c_str());
+    } else if (!r.exported.empty()) {
+        std::printf("model: %s (%s)\n", r.exported.c_str(),
+                    human_bytes(std::filesystem::file_size(r.exported)).c_str());
+    }
 }
 
 // "r=8,alpha=16,targets=q,v[,k,o,gate,up,down]": names after targets= continue its list.

@@ -15,9 +15,10 @@ nlohmann::json stats_json(const RunStats& s) {
     return {{"median", s.median}, {"mean", s.mean}, {"sd", s.sd}};
 }
 
-void run_bench_cmd(const std::string& path, const BenchParams& p, const ModelLoadOptions& load,
-                   bool json) {
+void run_bench_cmd(const std::string& path, BenchParams p, const std::vector<std::string>& lora,
+                   const ModelLoadOptions& load, bool json) {
     auto model = Model::load(path, load);
+    p.lora = load_lora_arguments(lora, model->config());
     const BenchResult r = run_bench(model, p);
     if (json) {
         nlohmann::json j = {
@@ -32,11 +33,13 @@ void run_bench_cmd(const std::string& path, const BenchParams& p, const ModelLoa
             {"threads", r.threads},
             {"n_prompt", r.n_prompt},
             {"n_gen", r.n_gen},
-            {"reps", r.reps}};
+            {"reps", r.reps},
+            {"lora", lora}};
         std::printf("%s\n", j.dump(2).c_str());
         return;
     }
     std::printf("model      %s (%s)\n", path.c_str(), human_bytes(r.size_bytes).c_str());
+    for (const std::string& a : lora) std::printf("lora       %s\n", a.c_str());
     std::printf("threads    %d, prompt %d, generate %d, reps %d\n", r.threads, r.n_prompt, r.n_gen,
                 r.reps);
     std::printf("prefill    %.1f tok/s (median; mean %.1f ± %.1f)\n", r.prefill_tok_s.median,
@@ -56,6 +59,7 @@ void add_bench(CLI::App& app) {
     auto path = std::make_shared<std::string>();
     auto json = std::make_shared<bool>(false);
     auto load = std::make_shared<ModelLoadOptions>();
+    auto lora = std::make_shared<std::vector<std::string>>();
     p->n_threads = default_threads();
     CLI::App* sub =
         app.add_subcommand("bench", "Measure prefill and decode speed, latency and memory");
@@ -65,9 +69,11 @@ void add_bench(CLI::App& app) {
     sub->add_option("-r,--reps", p->reps, "Repetitions")->capture_default_str();
     sub->add_option("-t,--threads", p->n_threads, "Threads")->capture_default_str();
     sub->add_flag("--json", *json, "Print JSON");
+    sub->add_option("--lora", *lora,
+                    "FILE[:SCALE]: measure with a LoRA adapter applied; repeatable");
     sub->add_flag("!--no-repack", load->group_rows,
                   "Run the weights as stored in the file, not repacked into 4-row groups");
-    sub->callback([p, path, load, json] { run_bench_cmd(*path, *p, *load, *json); });
+    sub->callback([p, path, lora, load, json] { run_bench_cmd(*path, *p, *lora, *load, *json); });
 }
 
 }  // namespace edgelm::cli
