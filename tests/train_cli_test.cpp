@@ -393,6 +393,18 @@ TEST_F(TrainCliTest, FinetuneTrainsALoraAdapterThatLowersPerplexity) {
     ASSERT_EQ(run_cli("merge-lora " + base + " -o " + merged + " --lora " + adapter).code, 0);
     EXPECT_NEAR(perplexity_of(merged, text), ppl_adapted, 1e-3 * ppl_adapted);
     EXPECT_NEAR(perplexity_of(base, text, " --lora " + adapter + ":0"), ppl_base, 1e-6 * ppl_base);
+    // --qat with LoRA: the adapter is trained on the base as Q4_0 rounds it, and lowers the
+    // perplexity of that quantized base.
+    const std::string base_q4 = *dir_ + "/lora-base-q4_0.gguf", adapter_q4 = *dir_ + "/ad-q4.gguf";
+    ASSERT_EQ(run_cli("quantize " + base + " " + base_q4 + " --type q4_0").code, 0);
+    const CliResult q =
+        run_cli("finetune --base " + base + " --data " + shards() + " -o " + run_dir("lora-qat") +
+                " --lora r=4,alpha=8,targets=q,v,up,down --qat q4_0 --steps 40 "
+                "--lr 1e-2 --warmup 0 --eval-every 0 -q --export " +
+                adapter_q4);
+    ASSERT_EQ(q.code, 0) << q.err;
+    EXPECT_LT(perplexity_of(base_q4, text, " --lora " + adapter_q4),
+              0.98 * perplexity_of(base_q4, text));
     expect_one_error_line(run_cli("finetune --base " + base + " --data " + shards() + " -o " +
                                   run_dir("x") + " --lora r=4,targets=q,z"),
                           "unknown target 'z'");

@@ -282,8 +282,9 @@ TrainResult run_training(const TrainOptions& o) {
         need(!o.lora_targets.empty(), "--lora needs targets (q, k, v, o, gate, up, down)");
         need(o.lora_alpha > 0 && o.lora_dropout >= 0 && o.lora_dropout < 1,
              "--lora alpha must be positive and dropout in [0, 1)");
-        need(!o.keep_pruned && o.qat == DType::F32,
-             "--lora cannot be combined with --keep-pruned or --qat");
+        // With --qat the frozen base is seen rounded (QLoRA-style): the adapter learns to
+        // sit on the base quantized at that type, the adapter itself stays f32.
+        need(!o.keep_pruned, "--lora cannot be combined with --keep-pruned");
         model->add_lora(o.lora_rank, o.lora_alpha, o.lora_targets, o.lora_dropout, o.seed);
     }
     if (o.qat != DType::F32) {
