@@ -312,6 +312,10 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
                 EXPECT_NE(variants.back().dot4, nullptr) << dtype_name(t);
             }
         }
+        if (cpu_features().avx512_vnni &&
+            (t == DType::F32 || t == DType::F16 || t == DType::Q8_0 || t == DType::Q4_0)) {
+            EXPECT_TRUE(has("avx512")) << dtype_name(t);
+        }
         const TypeTraits& tr = type_traits(t);
         const TypeTraits& at = type_traits(tr.act_type);
         for (size_t vi = 1; vi < variants.size(); ++vi) {

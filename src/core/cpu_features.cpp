@@ -22,6 +22,10 @@ CpuFeatures detect() {
     __builtin_cpu_init();
     f.avx2_fma_f16c = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                       __builtin_cpu_supports("f16c");
+    f.avx512_vnni = f.avx2_fma_f16c && __builtin_cpu_supports("avx512f") &&
+                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                    __builtin_cpu_supports("avx512vnni") &&
+                    !(force && std::strcmp(force, "avx2") == 0);
 #elif defined(__aarch64__)
     f.neon = true;
 #if defined(__linux__)

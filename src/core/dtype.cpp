@@ -7,6 +7,7 @@
 #include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/kernels_arm.h"
+#include "core/kernels_avx512.h"
 #include "core/kernels_x86.h"
 #include "core/quant_blocks.h"
 #include "core/type_kernels_ref.h"
@@ -127,6 +128,33 @@ std::vector<KernelVariant> kernel_variants(DType t) {
             case DType::Q6_K:
                 v.push_back(
                     {"avx2", s.to_float, s.from_float, x86::q6_k_dot_avx2, nullptr, nullptr});
+                break;
+            default:
+                break;
+        }
+    }
+    if (cpu_features().avx512_vnni) {
+        // The AVX2 variant with the row-group kernels in AVX-512 (kernels_avx512.h).
+        const KernelVariant avx2 = v.back();
+        const auto add = [&](Group4Fn g1, Group4x2Fn g2, Group4x2Fn g4) {
+            v.push_back(avx2);
+            v.back().isa = "avx512";
+            v.back().group4 = g1;
+            v.back().group4x2 = g2;
+            v.back().group4x4 = g4;
+        };
+        switch (t) {
+            case DType::F32:
+                add(x86::f32_group4_avx512, x86::f32_group4x2_avx512, x86::f32_group4x4_avx512);
+                break;
+            case DType::F16:
+                add(x86::f16_group4_avx512, x86::f16_group4x2_avx512, x86::f16_group4x4_avx512);
+                break;
+            case DType::Q8_0:
+                add(x86::q8_0_group4_avx512, x86::q8_0_group4x2_avx512, x86::q8_0_group4x4_avx512);
+                break;
+            case DType::Q4_0:
+                add(x86::q4_0_group4_avx512, x86::q4_0_group4x2_avx512, x86::q4_0_group4x4_avx512);
                 break;
             default:
                 break;

@@ -9,22 +9,11 @@
 
 #include "core/half.h"
 #include "core/quant_blocks.h"
-
-#define EDGELM_AVX2 __attribute__((target("avx2,fma,f16c")))
+#include "core/x86_simd.h"
 
 namespace edgelm::x86 {
 
 namespace {
-
-// Horizontal sums in one fixed order, (v0+v4 + v2+v6) + (v1+v5 + v3+v7), shared by the
-// single-row and four-row kernels so that a token's result does not depend on whether
-// it was computed alone or in a batch.
-EDGELM_AVX2 inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // Sum over 32 int8 products w[i] * x[i] as 8 int32 lanes. maddubs multiplies unsigned
 // by signed bytes, so |w| is paired with x carrying w's sign; each int16 pair sum is at
@@ -33,10 +22,6 @@ EDGELM_AVX2 inline __m256i dot_i8x32(__m256i w, __m256i x) {
     const __m256i aw = _mm256_sign_epi8(w, w);
     const __m256i sx = _mm256_sign_epi8(x, w);
     return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), _mm256_set1_epi16(1));
-}
-
-EDGELM_AVX2 inline float f16(uint16_t h) {
-    return _cvtsh_ss(h);
 }
 
 EDGELM_AVX2 inline __m256 load_f16x8(const uint16_t* p) {
@@ -66,21 +51,6 @@ EDGELM_AVX2 float bf16_dot_avx2(int64_t n, const void* row, const void* act) {
 }
 
 namespace {
-// out[k] = hsum(a[k]) for four vectors at once, in hsum's order.
-EDGELM_AVX2 inline void hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3, float* out) {
-    __m128 r0 = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
-    __m128 r1 = _mm_add_ps(_mm256_castps256_ps128(a1), _mm256_extractf128_ps(a1, 1));
-    __m128 r2 = _mm_add_ps(_mm256_castps256_ps128(a2), _mm256_extractf128_ps(a2, 1));
-    __m128 r3 = _mm_add_ps(_mm256_castps256_ps128(a3), _mm256_extractf128_ps(a3, 1));
-    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r_j now holds element j of every row
-    _mm_storeu_ps(out, _mm_add_ps(_mm_add_ps(r0, r2), _mm_add_ps(r1, r3)));
-}
-
-// Row k of a matrix whose rows are `row_bytes` apart.
-template <typename T>
-inline const T* row_at(const void* base, size_t row_bytes, int k) {
-    return reinterpret_cast<const T*>(static_cast<const uint8_t*>(base) + k * row_bytes);
-}
 
 EDGELM_AVX2 inline __m256i load_i8x32(const int8_t* p) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
@@ -152,16 +122,9 @@ EDGELM_AVX2 void quant_rows4(int64_t n, const void* row, size_t row_bytes, const
 // four scales convert in one instruction. Each output accumulates exactly what
 // block_fma accumulates for its row, so the results equal quant_dot's bit for bit.
 
-// Lane k: f16 scale k of the unit times dx (the float product block_fma broadcasts).
-EDGELM_AVX2 inline __m128 unit_scales(const uint8_t* unit, float dx) {
-    return _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(unit))),
-                      _mm_set1_ps(dx));
-}
 EDGELM_AVX2 inline __m256 lane(__m128 s, int k) {
     return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_set1_epi32(k));
 }
-
-constexpr int64_t kQ8Unit = 4 * sizeof(BlockQ8_0), kQ4Unit = 4 * sizeof(BlockQ4_0);
 
 // A group by T activation rows (act, act + stride, ...; out, out + out_stride, ...):
 // each weight block is loaded once for the T tokens.

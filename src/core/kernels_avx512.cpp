@@ -1,0 +1,189 @@
+#include "core/kernels_avx512.h"
+
+#if defined(__x86_64__)
+
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as the unused merge source of
+// their masked builtins, which -Wmaybe-uninitialized reports once inlined here.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+#include <immintrin.h>
+
+#include "core/quant_blocks.h"
+#include "core/x86_simd.h"
+
+#define EDGELM_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+namespace edgelm::x86 {
+
+namespace {
+
+// The two rows' 8-lane accumulators of a zmm (rows 2p, 2p + 1) reduced as hsum4 does.
+EDGELM_AVX512 inline void reduce_pairs(__m512 a01, __m512 a23, float* out) {
+    hsum4(_mm512_castps512_ps256(a01),
+          _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a01), 1)),
+          _mm512_castps512_ps256(a23),
+          _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a23), 1)), out);
+}
+
+// 8 floats in both halves of a zmm.
+EDGELM_AVX512 inline __m512 both_halves(__m256 v) {
+    return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(v)));
+}
+EDGELM_AVX512 inline __m512i both_halves(const int8_t* p) {
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// Float rows in 8-element units: unit i holds rows 0..3's elements i..i+7 side by side,
+// so rows (0, 1) and (2, 3) are one zmm each.
+EDGELM_AVX512 inline __m512 load_pair(const float* p) {
+    return _mm512_loadu_ps(p);
+}
+EDGELM_AVX512 inline __m512 load_pair(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+template <typename W, int T>
+EDGELM_AVX512 void float_group4xT(int64_t n, const void* group, const void* act, size_t stride,
+                                  float* out, size_t out_stride) {
+    const W* w = static_cast<const W*>(group);
+    const float* x[T];
+    for (int j = 0; j < T; ++j) x[j] = row_at<float>(act, stride, j);
+    __m512 a01[T], a23[T];
+    for (int j = 0; j < T; ++j) a01[j] = a23[j] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8) {
+        const __m512 w01 = load_pair(w + 4 * i), w23 = load_pair(w + 4 * i + 16);
+        for (int j = 0; j < T; ++j) {
+            const __m512 xv = both_halves(_mm256_loadu_ps(x[j] + i));
+            a01[j] = _mm512_fmadd_ps(w01, xv, a01[j]);
+            a23[j] = _mm512_fmadd_ps(w23, xv, a23[j]);
+        }
+    }
+    for (int j = 0; j < T; ++j)
+        reduce_pairs(a01[j], a23[j], out + static_cast<size_t>(j) * out_stride);
+}
+
+// Scales of rows (0, 1) and (2, 3), each over its 8 lanes: the unit's four f16 scales
+// times the activation block's dx.
+EDGELM_AVX512 inline void pair_scales(const uint8_t* unit, float dx, __m512* s01, __m512* s23) {
+    const __m512 s = _mm512_castps128_ps512(unit_scales(unit, dx));
+    *s01 =
+        _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), s);
+    *s23 =
+        _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2), s);
+}
+
+// Quantized groups by T activation rows. `weights` gives the unit's rows (0, 1) and
+// (2, 3) as unsigned bytes in element order, `offset` what those bytes add per weight
+// (Q4_0: its zero point 8; Q8_0: the 128 added to make them unsigned), and each row's
+// int32 lane is sum(u x) - offset·sum(x): exactly the AVX2 kernels' integers.
+template <int T, int Offset, int64_t Unit, typename Weights>
+EDGELM_AVX512 void quant_group4xT(int64_t n, const void* group, const void* act, size_t stride,
+                                  float* out, size_t out_stride, Weights weights) {
+    const uint8_t* u = static_cast<const uint8_t*>(group);
+    const BlockQ8_0* x[T];
+    for (int j = 0; j < T; ++j) x[j] = row_at<BlockQ8_0>(act, stride, j);
+    __m512 a01[T], a23[T];
+    for (int j = 0; j < T; ++j) a01[j] = a23[j] = _mm512_setzero_ps();
+    const __m512i offset = _mm512_set1_epi8(static_cast<char>(Offset));
+    for (int64_t i = 0; i < n / 32; ++i, u += Unit) {
+        __m512i w01, w23;
+        weights(u + 8, &w01, &w23);
+        for (int j = 0; j < T; ++j) {
+            const __m512i xv = both_halves(x[j][i].qs);
+            const __m512i neg = _mm512_sub_epi32(
+                _mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, xv));
+            __m512 s01, s23;
+            pair_scales(u, f16(x[j][i].d), &s01, &s23);
+            a01[j] =
+                _mm512_fmadd_ps(s01, _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg, w01, xv)), a01[j]);
+            a23[j] =
+                _mm512_fmadd_ps(s23, _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg, w23, xv)), a23[j]);
+        }
+    }
+    for (int j = 0; j < T; ++j)
+        reduce_pairs(a01[j], a23[j], out + static_cast<size_t>(j) * out_stride);
+}
+
+// Q4_0: 64 bytes of quants, 16 per row; each row's low nibbles are elements 0..15, high
+// nibbles 16..31. Rows (0, 1) -> [lo0 hi0 lo1 hi1], rows (2, 3) -> [lo2 hi2 lo3 hi3].
+struct Q4Weights {
+    EDGELM_AVX512 void operator()(const uint8_t* p, __m512i* w01, __m512i* w23) const {
+        const __m512i v = _mm512_loadu_si512(p);
+        const __m512i m = _mm512_set1_epi8(0x0F);
+        const __m512i lo = _mm512_and_si512(v, m),
+                      hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
+        *w01 = _mm512_permutex2var_epi64(lo, _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), hi);
+        *w23 = _mm512_permutex2var_epi64(lo, _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4), hi);
+    }
+};
+// Q8_0: 128 bytes of quants, 32 per row, made unsigned by adding 128 (flipping the top bit).
+struct Q8Weights {
+    EDGELM_AVX512 void operator()(const uint8_t* p, __m512i* w01, __m512i* w23) const {
+        const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+        *w01 = _mm512_xor_si512(_mm512_loadu_si512(p), flip);
+        *w23 = _mm512_xor_si512(_mm512_loadu_si512(p + 64), flip);
+    }
+};
+
+template <int T>
+EDGELM_AVX512 void q4_0_group4xT(int64_t n, const void* group, const void* act, size_t stride,
+                                 float* out, size_t out_stride) {
+    quant_group4xT<T, 8, kQ4Unit>(n, group, act, stride, out, out_stride, Q4Weights{});
+}
+template <int T>
+EDGELM_AVX512 void q8_0_group4xT(int64_t n, const void* group, const void* act, size_t stride,
+                                 float* out, size_t out_stride) {
+    quant_group4xT<T, 128, kQ8Unit>(n, group, act, stride, out, out_stride, Q8Weights{});
+}
+
+}  // namespace
+
+void f32_group4_avx512(int64_t n, const void* group, const void* act, float* out) {
+    float_group4xT<float, 1>(n, group, act, 0, out, 0);
+}
+void f16_group4_avx512(int64_t n, const void* group, const void* act, float* out) {
+    float_group4xT<uint16_t, 1>(n, group, act, 0, out, 0);
+}
+void q8_0_group4_avx512(int64_t n, const void* group, const void* act, float* out) {
+    q8_0_group4xT<1>(n, group, act, 0, out, 0);
+}
+void q4_0_group4_avx512(int64_t n, const void* group, const void* act, float* out) {
+    q4_0_group4xT<1>(n, group, act, 0, out, 0);
+}
+void f32_group4x2_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                         size_t out_stride) {
+    float_group4xT<float, 2>(n, group, act, stride, out, out_stride);
+}
+void f16_group4x2_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                         size_t out_stride) {
+    float_group4xT<uint16_t, 2>(n, group, act, stride, out, out_stride);
+}
+void q8_0_group4x2_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                          size_t out_stride) {
+    q8_0_group4xT<2>(n, group, act, stride, out, out_stride);
+}
+void q4_0_group4x2_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                          size_t out_stride) {
+    q4_0_group4xT<2>(n, group, act, stride, out, out_stride);
+}
+void f32_group4x4_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                         size_t out_stride) {
+    float_group4xT<float, 4>(n, group, act, stride, out, out_stride);
+}
+void f16_group4x4_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                         size_t out_stride) {
+    float_group4xT<uint16_t, 4>(n, group, act, stride, out, out_stride);
+}
+void q8_0_group4x4_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                          size_t out_stride) {
+    q8_0_group4xT<4>(n, group, act, stride, out, out_stride);
+}
+void q4_0_group4x4_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                          size_t out_stride) {
+    q4_0_group4xT<4>(n, group, act, stride, out, out_stride);
+}
+
+}  // namespace edgelm::x86
+
+#endif

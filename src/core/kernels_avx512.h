@@ -1,0 +1,37 @@
+// AVX-512 (F, BW, VL, VNNI) versions of the row-group kernels: the prompt and decoding
+// kernels for weights repacked into 4-row groups (runtime/row_groups.h). A zmm register
+// holds two rows' 8-lane accumulators side by side, so each lane does exactly the
+// arithmetic the AVX2 kernel does for its row, and the results are bit-identical to the
+// AVX2 and scalar kernels (tests/type_kernels_test.cpp checks every variant). Quantized
+// rows use VNNI's vpdpbusd (unsigned x signed bytes summed into int32 lanes without the
+// int16 step): Q4_0 nibbles are already unsigned; Q8_0 weights are offset by 128 and
+// 128·Σx subtracted, the same integers as the AVX2 sign trick.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace edgelm::x86 {
+
+void f32_group4_avx512(int64_t n, const void* group, const void* act, float* out);
+void f16_group4_avx512(int64_t n, const void* group, const void* act, float* out);
+void q8_0_group4_avx512(int64_t n, const void* group, const void* act, float* out);
+void q4_0_group4_avx512(int64_t n, const void* group, const void* act, float* out);
+void f32_group4x2_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                         size_t out_stride);
+void f16_group4x2_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                         size_t out_stride);
+void q8_0_group4x2_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                          size_t out_stride);
+void q4_0_group4x2_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                          size_t out_stride);
+void f32_group4x4_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                         size_t out_stride);
+void f16_group4x4_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                         size_t out_stride);
+void q8_0_group4x4_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                          size_t out_stride);
+void q4_0_group4x4_avx512(int64_t n, const void* group, const void* act, size_t stride, float* out,
+                          size_t out_stride);
+
+}  // namespace edgelm::x86
