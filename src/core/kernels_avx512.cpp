@@ -63,10 +63,12 @@ EDGELM_AVX512 void float_group4xT(int64_t n, const void* group, const void* act,
         reduce_pairs(a01[j], a23[j], out + static_cast<size_t>(j) * out_stride);
 }
 
-// Scales of rows (0, 1) and (2, 3), each over its 8 lanes: the unit's four f16 scales
-// times the activation block's dx.
-EDGELM_AVX512 inline void pair_scales(const uint8_t* unit, float dx, __m512* s01, __m512* s23) {
-    const __m512 s = _mm512_castps128_ps512(unit_scales(unit, dx));
+// The unit's four f16 weight scales as rows (0, 1) and (2, 3), each over its 8 lanes;
+// times an activation block's dx they are the products block_fma broadcasts (the same
+// two floats multiplied, so the same result as the AVX2 kernels' unit_scales).
+EDGELM_AVX512 inline void pair_scales(const uint8_t* unit, __m512* s01, __m512* s23) {
+    const __m512 s = _mm512_castps128_ps512(
+        _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(unit))));
     *s01 =
         _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), s);
     *s23 =
@@ -89,16 +91,17 @@ EDGELM_AVX512 void quant_group4xT(int64_t n, const void* group, const void* act,
     for (int64_t i = 0; i < n / 32; ++i, u += Unit) {
         __m512i w01, w23;
         weights(u + 8, &w01, &w23);
+        __m512 d01, d23;
+        pair_scales(u, &d01, &d23);
         for (int j = 0; j < T; ++j) {
             const __m512i xv = both_halves(x[j][i].qs);
             const __m512i neg = _mm512_sub_epi32(
                 _mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, xv));
-            __m512 s01, s23;
-            pair_scales(u, f16(x[j][i].d), &s01, &s23);
-            a01[j] =
-                _mm512_fmadd_ps(s01, _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg, w01, xv)), a01[j]);
-            a23[j] =
-                _mm512_fmadd_ps(s23, _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg, w23, xv)), a23[j]);
+            const __m512 dx = _mm512_set1_ps(f16(x[j][i].d));
+            a01[j] = _mm512_fmadd_ps(_mm512_mul_ps(d01, dx),
+                                     _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg, w01, xv)), a01[j]);
+            a23[j] = _mm512_fmadd_ps(_mm512_mul_ps(d23, dx),
+                                     _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg, w23, xv)), a23[j]);
         }
     }
     for (int j = 0; j < T; ++j)
