@@ -26,6 +26,25 @@ std::vector<float> random_floats(int n, uint32_t seed, float scale = 1.0f) {
     return v;
 }
 
+// Activation rows as a variant's row-group kernels read them: prepared (64-byte aligned)
+// when the variant prepares them, else as given.
+struct GroupActs {
+    std::vector<uint8_t> storage;
+    const uint8_t* data;
+    size_t stride;
+    GroupActs(const KernelVariant& v, int64_t n, const uint8_t* rows, size_t row_size, int count)
+        : data(rows), stride(row_size) {
+        if (!v.prepare_act) return;
+        stride = v.prepared_bytes(n);
+        storage.resize(stride * static_cast<size_t>(count) + 64);
+        uint8_t* p = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
+        for (int k = 0; k < count; ++k)
+            v.prepare_act(n, rows + static_cast<size_t>(k) * row_size,
+                          p + static_cast<size_t>(k) * stride);
+        data = p;
+    }
+};
+
 TEST(HalfTest, F16KnownValues) {
     EXPECT_EQ(f32_to_f16(0.0f), 0x0000);
     EXPECT_EQ(f32_to_f16(-0.0f), 0x8000);
@@ -394,7 +413,7 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
                     const WeightMatrix g = group_rows(m, bytes.data());
                     ASSERT_EQ(g.grouped_rows, 4);
                     float four[4];
-                    v.group4(n, g.group(0), xq.data(), four);
+                    v.group4(n, g.group(0), GroupActs(v, n, xq.data(), xq.size(), 1).data, four);
                     // Two activation rows: xq and an encoding of other values.
                     std::vector<uint8_t> x2(xq);
                     std::vector<float> xb = random_floats(n, 77);
@@ -404,14 +423,16 @@ TEST(KernelVariantsTest, EverySimdVariantMatchesScalar) {
                         .from_float(xb.data(), x2.data() + xq.size(), n);
                     float eight[8];
                     ASSERT_NE(v.group4x2, nullptr) << tr.name;
-                    v.group4x2(n, g.group(0), x2.data(), xq.size(), eight, 4);
+                    const GroupActs a2(v, n, x2.data(), xq.size(), 2);
+                    v.group4x2(n, g.group(0), a2.data, a2.stride, eight, 4);
                     if (v.group4x4) {
                         // Four activation rows (xq, the other, xq, the other): each token's
                         // outputs equal the pair kernel's.
                         std::vector<uint8_t> x4(x2);
                         x4.insert(x4.end(), x2.begin(), x2.end());
                         float sixteen[16];
-                        v.group4x4(n, g.group(0), x4.data(), xq.size(), sixteen, 4);
+                        const GroupActs a4(v, n, x4.data(), xq.size(), 4);
+                        v.group4x4(n, g.group(0), a4.data, a4.stride, sixteen, 4);
                         for (int k = 0; k < 16; ++k)
                             EXPECT_EQ(sixteen[k], eight[k % 8])
                                 << v.isa << " " << tr.name << " group4x4[" << k / 4 << "][" << k % 4

@@ -69,6 +69,8 @@ std::array<TypeTraits, 7> best_traits() {
         tr.group4 = best.group4;
         tr.group4x2 = best.group4x2;
         tr.group4x4 = best.group4x4;
+        tr.prepare_act = best.prepare_act;
+        tr.prepared_bytes = best.prepared_bytes;
     }
     return t;
 }
@@ -152,9 +154,13 @@ std::vector<KernelVariant> kernel_variants(DType t) {
                 break;
             case DType::Q8_0:
                 add(x86::q8_0_group4_avx512, x86::q8_0_group4x2_avx512, x86::q8_0_group4x4_avx512);
+                v.back().prepare_act = x86::q8_0_prepare_avx512;
+                v.back().prepared_bytes = x86::quant_prepared_bytes_avx512;
                 break;
             case DType::Q4_0:
                 add(x86::q4_0_group4_avx512, x86::q4_0_group4x2_avx512, x86::q4_0_group4x4_avx512);
+                v.back().prepare_act = x86::q4_0_prepare_avx512;
+                v.back().prepared_bytes = x86::quant_prepared_bytes_avx512;
                 break;
             default:
                 break;

@@ -83,6 +83,13 @@ using Group4Fn = void (*)(int64_t n, const void* group, const void* act, float* 
 using Group4x2Fn = void (*)(int64_t n, const void* group, const void* act, size_t stride,
                             float* out, size_t out_stride);
 
+// Row-group kernels may read their activation rows in a prepared form (the AVX-512
+// quantized kernels: each Q8_0 block with the terms every weight row would recompute):
+// prepare_act converts one activation row of n columns into prepared_bytes(n) bytes at a
+// 64-byte aligned `out`, and group4/group4x2/group4x4 then take those rows.
+using PrepareActFn = void (*)(int64_t n, const void* act, void* out);
+using PreparedBytesFn = size_t (*)(int64_t n);
+
 struct TypeTraits {
     DType type;
     const char* name;
@@ -91,13 +98,15 @@ struct TypeTraits {
     ToFloatFn to_float;
     FromFloatFn from_float;  // round to nearest, ggml's reference rounding; null: decode only
     DotFn dot;
-    DType act_type;                 // F32 for float weights, Q8_0 for the quantized ones
-    Dot4Fn dot4;                    // null: use dot four times
-    Rows4Fn rows4;                  // null: use dot four times
-    Tile2x4Fn tile2x4 = nullptr;    // null: use dot4
-    Group4Fn group4 = nullptr;      // null: weights of this type stay in plain rows
-    Group4x2Fn group4x2 = nullptr;  // set with group4
-    Group4x2Fn group4x4 = nullptr;  // four activation rows (j < 4); null: pairs
+    DType act_type;                      // F32 for float weights, Q8_0 for the quantized ones
+    Dot4Fn dot4;                         // null: use dot four times
+    Rows4Fn rows4;                       // null: use dot four times
+    Tile2x4Fn tile2x4 = nullptr;         // null: use dot4
+    Group4Fn group4 = nullptr;           // null: weights of this type stay in plain rows
+    Group4x2Fn group4x2 = nullptr;       // set with group4
+    Group4x2Fn group4x4 = nullptr;       // four activation rows (j < 4); null: pairs
+    PrepareActFn prepare_act = nullptr;  // null: group kernels read the act_type rows
+    PreparedBytesFn prepared_bytes = nullptr;
 };
 
 // One implementation of a type's kernels on one instruction set (dot4 and rows4 give
@@ -114,6 +123,8 @@ struct KernelVariant {
     Group4Fn group4 = nullptr;
     Group4x2Fn group4x2 = nullptr;
     Group4x2Fn group4x4 = nullptr;
+    PrepareActFn prepare_act = nullptr;
+    PreparedBytesFn prepared_bytes = nullptr;
 };
 // The scalar reference first, then every SIMD variant compiled in and supported here.
 std::vector<KernelVariant> kernel_variants(DType t);

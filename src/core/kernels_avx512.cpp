@@ -75,32 +75,58 @@ EDGELM_AVX512 inline void pair_scales(const uint8_t* unit, __m512* s01, __m512* 
         _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2), s);
 }
 
-// Quantized groups by T activation rows. `weights` gives the unit's rows (0, 1) and
-// (2, 3) as unsigned bytes in element order, `offset` what those bytes add per weight
-// (Q4_0: its zero point 8; Q8_0: the 128 added to make them unsigned), and each row's
-// int32 lane is sum(u x) - offset·sum(x): exactly the AVX2 kernels' integers.
-template <int T, int Offset, int64_t Unit, typename Weights>
+// A prepared activation row (see kernels_avx512.h): per block 128 bytes (the block's
+// quants in both halves, then -offset·Σx per int32 lane in both halves), then the blocks'
+// dx as floats.
+constexpr size_t kPreparedBlock = 128;
+
+template <int Offset>
+EDGELM_AVX512 void prepare_row(int64_t n, const void* act, void* out) {
+    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
+    uint8_t* p = static_cast<uint8_t*>(out);
+    const int64_t blocks = n / 32;
+    float* dx = reinterpret_cast<float*>(p + static_cast<size_t>(blocks) * kPreparedBlock);
+    const __m512i offset = _mm512_set1_epi8(static_cast<char>(Offset));
+    for (int64_t i = 0; i < blocks; ++i, p += kPreparedBlock) {
+        const __m512i xv = both_halves(x[i].qs);
+        _mm512_store_si512(p, xv);
+        _mm512_store_si512(
+            p + 64, _mm512_sub_epi32(_mm512_setzero_si512(),
+                                     _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, xv)));
+        dx[i] = f16(x[i].d);
+    }
+}
+
+// Quantized groups by T prepared activation rows. `weights` gives the unit's rows (0, 1)
+// and (2, 3) as unsigned bytes in element order, whose offset per weight (Q4_0: its zero
+// point 8; Q8_0: the 128 added to make them unsigned) the prepared -offset·Σx removes:
+// each row's int32 lane is exactly the AVX2 kernels' integer.
+template <int T, int64_t Unit, typename Weights>
 EDGELM_AVX512 void quant_group4xT(int64_t n, const void* group, const void* act, size_t stride,
                                   float* out, size_t out_stride, Weights weights) {
     const uint8_t* u = static_cast<const uint8_t*>(group);
-    const BlockQ8_0* x[T];
-    for (int j = 0; j < T; ++j) x[j] = row_at<BlockQ8_0>(act, stride, j);
+    const int64_t blocks = n / 32;
+    const uint8_t* x[T];
+    const float* dx[T];
+    for (int j = 0; j < T; ++j) {
+        x[j] = static_cast<const uint8_t*>(act) + static_cast<size_t>(j) * stride;
+        dx[j] = reinterpret_cast<const float*>(x[j] + static_cast<size_t>(blocks) * kPreparedBlock);
+    }
     __m512 a01[T], a23[T];
     for (int j = 0; j < T; ++j) a01[j] = a23[j] = _mm512_setzero_ps();
-    const __m512i offset = _mm512_set1_epi8(static_cast<char>(Offset));
-    for (int64_t i = 0; i < n / 32; ++i, u += Unit) {
+    for (int64_t i = 0; i < blocks; ++i, u += Unit) {
         __m512i w01, w23;
         weights(u + 8, &w01, &w23);
         __m512 d01, d23;
         pair_scales(u, &d01, &d23);
         for (int j = 0; j < T; ++j) {
-            const __m512i xv = both_halves(x[j][i].qs);
-            const __m512i neg = _mm512_sub_epi32(
-                _mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, xv));
-            const __m512 dx = _mm512_set1_ps(f16(x[j][i].d));
-            a01[j] = _mm512_fmadd_ps(_mm512_mul_ps(d01, dx),
+            const uint8_t* b = x[j] + static_cast<size_t>(i) * kPreparedBlock;
+            const __m512i xv = _mm512_load_si512(b);
+            const __m512i neg = _mm512_load_si512(b + 64);
+            const __m512 d = _mm512_set1_ps(dx[j][i]);
+            a01[j] = _mm512_fmadd_ps(_mm512_mul_ps(d01, d),
                                      _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg, w01, xv)), a01[j]);
-            a23[j] = _mm512_fmadd_ps(_mm512_mul_ps(d23, dx),
+            a23[j] = _mm512_fmadd_ps(_mm512_mul_ps(d23, d),
                                      _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg, w23, xv)), a23[j]);
         }
     }
@@ -132,15 +158,26 @@ struct Q8Weights {
 template <int T>
 EDGELM_AVX512 void q4_0_group4xT(int64_t n, const void* group, const void* act, size_t stride,
                                  float* out, size_t out_stride) {
-    quant_group4xT<T, 8, kQ4Unit>(n, group, act, stride, out, out_stride, Q4Weights{});
+    quant_group4xT<T, kQ4Unit>(n, group, act, stride, out, out_stride, Q4Weights{});
 }
 template <int T>
 EDGELM_AVX512 void q8_0_group4xT(int64_t n, const void* group, const void* act, size_t stride,
                                  float* out, size_t out_stride) {
-    quant_group4xT<T, 128, kQ8Unit>(n, group, act, stride, out, out_stride, Q8Weights{});
+    quant_group4xT<T, kQ8Unit>(n, group, act, stride, out, out_stride, Q8Weights{});
 }
 
 }  // namespace
+
+size_t quant_prepared_bytes_avx512(int64_t n) {
+    const auto blocks = static_cast<size_t>(n / 32);
+    return (blocks * (kPreparedBlock + sizeof(float)) + 63) / 64 * 64;
+}
+void q4_0_prepare_avx512(int64_t n, const void* act, void* out) {
+    prepare_row<8>(n, act, out);
+}
+void q8_0_prepare_avx512(int64_t n, const void* act, void* out) {
+    prepare_row<128>(n, act, out);
+}
 
 void f32_group4_avx512(int64_t n, const void* group, const void* act, float* out) {
     float_group4xT<float, 1>(n, group, act, 0, out, 0);

@@ -5,13 +5,21 @@
 // AVX2 and scalar kernels (tests/type_kernels_test.cpp checks every variant). Quantized
 // rows use VNNI's vpdpbusd (unsigned x signed bytes summed into int32 lanes without the
 // int16 step): Q4_0 nibbles are already unsigned; Q8_0 weights are offset by 128 and
-// 128·Σx subtracted, the same integers as the AVX2 sign trick.
+// 128·Σx subtracted, the same integers as the AVX2 sign trick. The quantized kernels read
+// prepared activation rows (TypeTraits::prepare_act): per Q8_0 block, its 32 bytes twice
+// (one zmm) and -offset·Σx per int32 lane twice, then every block's dx; each weight group
+// would otherwise recompute those for every token.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 namespace edgelm::x86 {
+
+// Prepared activation rows for the Q4_0 (offset 8) and Q8_0 (offset 128) group kernels.
+size_t quant_prepared_bytes_avx512(int64_t n);
+void q4_0_prepare_avx512(int64_t n, const void* act, void* out);
+void q8_0_prepare_avx512(int64_t n, const void* act, void* out);
 
 void f32_group4_avx512(int64_t n, const void* group, const void* act, float* out);
 void f16_group4_avx512(int64_t n, const void* group, const void* act, float* out);

@@ -209,7 +209,21 @@ void matmul_groups(const WeightMatrix& w, const ActivationRows& act, float* out,
                    int64_t g0, int64_t g1) {
     const TypeTraits& tr = *w.traits;
     const int n = act.n();
-    const size_t stride = act.row_stride_bytes();
+    size_t stride = act.row_stride_bytes();
+    const uint8_t* rows = static_cast<const uint8_t*>(act.row(0));
+    if (tr.prepare_act) {
+        // The kernels' activation rows in their prepared form, made once here for every
+        // group this thread runs (a thread's buffer keeps its capacity).
+        thread_local std::vector<uint8_t> prepared;
+        stride = tr.prepared_bytes(w.cols);
+        prepared.resize(stride * static_cast<size_t>(n) + 64);
+        uint8_t* p =
+            prepared.data() + (64 - reinterpret_cast<uintptr_t>(prepared.data()) % 64) % 64;
+        for (int t = 0; t < n; ++t)
+            tr.prepare_act(w.cols, act.row(t), p + stride * static_cast<size_t>(t));
+        rows = p;
+    }
+    const auto row = [&](int t) { return rows + stride * static_cast<size_t>(t); };
     const int64_t chunk =
         std::max<int64_t>(1, static_cast<int64_t>(kGroupChunkBytes / (4 * w.row_bytes)));
     for (int64_t c0 = g0; c0 < g1; c0 += chunk) {
@@ -218,17 +232,17 @@ void matmul_groups(const WeightMatrix& w, const ActivationRows& act, float* out,
         if (tr.group4x4)
             for (; t + 4 <= n; t += 4)
                 for (int64_t g = c0; g < c1; ++g)
-                    tr.group4x4(w.cols, w.group(g), act.row(t), stride,
+                    tr.group4x4(w.cols, w.group(g), row(t), stride,
                                 out + t * out_stride + 4 * (g - g0),
                                 static_cast<size_t>(out_stride));
         for (; t + 2 <= n; t += 2)
             for (int64_t g = c0; g < c1; ++g)
-                tr.group4x2(w.cols, w.group(g), act.row(t), stride,
-                            out + t * out_stride + 4 * (g - g0), static_cast<size_t>(out_stride));
+                tr.group4x2(w.cols, w.group(g), row(t), stride, out + t * out_stride + 4 * (g - g0),
+                            static_cast<size_t>(out_stride));
         for (; t < n; ++t) {
             for (int64_t g = c0; g < c1; ++g) {
                 float four[4];
-                tr.group4(w.cols, w.group(g), act.row(t), four);
+                tr.group4(w.cols, w.group(g), row(t), four);
                 std::copy(four, four + 4, out + t * out_stride + 4 * (g - g0));
             }
         }
