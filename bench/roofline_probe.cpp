@@ -1,6 +1,8 @@
 // The machine's limits that bound decoding speed, measured here rather than taken from
 // a data sheet: read bandwidth from DRAM (a 1 GiB buffer) and from a 16 MiB working set,
-// and peak int8 (AVX2 maddubs) and fp32 (FMA) arithmetic, each with N threads.
+// and peak int8 and fp32 arithmetic with the instructions edgelm's kernels use on this CPU
+// (AVX-512 VNNI vpdpbusd and 16-lane FMA where the CPU has them, else AVX2 maddubs and
+// 8-lane FMA), each with N threads.
 // Prints one JSON object; medians of repeated runs.
 //
 //   roofline_probe [-t THREADS] [-r REPS]
@@ -16,6 +18,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define EDGELM_AVX2 __attribute__((target("avx2,fma")))
+#define EDGELM_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
 #endif
 
 namespace {
@@ -86,6 +89,41 @@ EDGELM_AVX2 float fp32_loop(int64_t iters) {
     _mm256_storeu_ps(out, s);
     return out[0];
 }
+
+// The same with AVX-512: 12 chains of vpdpbusd (64 int8 multiply-adds each) and 10 chains
+// of 16-lane FMA.
+EDGELM_AVX512 int int8_loop_avx512(int64_t iters) {
+    const __m512i b = _mm512_set1_epi8(-2);
+    __m512i a[12], acc[12];
+    for (int k = 0; k < 12; ++k) {
+        a[k] = _mm512_set1_epi8(static_cast<char>(k + 1));
+        acc[k] = _mm512_setzero_si512();
+    }
+    for (int64_t i = 0; i < iters; ++i) {
+        for (int k = 0; k < 12; ++k) {
+            asm volatile("" : "+v"(a[k]));
+            acc[k] = _mm512_dpbusd_epi32(acc[k], a[k], b);
+        }
+    }
+    __m512i s = acc[0];
+    for (int k = 1; k < 12; ++k) s = _mm512_add_epi32(s, acc[k]);
+    int32_t out[16];
+    _mm512_storeu_si512(out, s);
+    return out[0] + out[15];
+}
+
+EDGELM_AVX512 float fp32_loop_avx512(int64_t iters) {
+    __m512 acc[10];
+    for (int k = 0; k < 10; ++k) acc[k] = _mm512_set1_ps(static_cast<float>(k));
+    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    for (int64_t i = 0; i < iters; ++i)
+        for (auto& x : acc) x = _mm512_fmadd_ps(x, m, c);
+    __m512 s = acc[0];
+    for (int k = 1; k < 10; ++k) s = _mm512_add_ps(s, acc[k]);
+    float out[16];
+    _mm512_storeu_ps(out, s);
+    return out[0] + out[15];
+}
 #endif
 
 }  // namespace
@@ -138,16 +176,25 @@ int main(int argc, char** argv) {
     std::vector<double> int8, fp32;
     volatile float sinkf = 0;
     volatile int sinki = 0;
+    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                        __builtin_cpu_supports("avx512vl") &&
+                        __builtin_cpu_supports("avx512vnni") && !std::getenv("EDGELM_PROBE_AVX2");
     for (int r = 0; r < reps; ++r) {
-        const double si = timed_parallel(threads, [&](int) { sinki = sinki + int8_loop(iters); });
-        int8.push_back(2.0 * 32 * 12 * static_cast<double>(iters) * threads / si / 1e9);
-        const double sf = timed_parallel(threads, [&](int) { sinkf = sinkf + fp32_loop(iters); });
-        fp32.push_back(2.0 * 8 * 10 * static_cast<double>(iters) * threads / sf / 1e9);
+        const double si = timed_parallel(threads, [&](int) {
+            sinki = sinki + (avx512 ? int8_loop_avx512(iters) : int8_loop(iters));
+        });
+        int8.push_back(2.0 * (avx512 ? 64 : 32) * 12 * static_cast<double>(iters) * threads / si /
+                       1e9);
+        const double sf = timed_parallel(threads, [&](int) {
+            sinkf = sinkf + (avx512 ? fp32_loop_avx512(iters) : fp32_loop(iters));
+        });
+        fp32.push_back(2.0 * (avx512 ? 16 : 8) * 10 * static_cast<double>(iters) * threads / sf /
+                       1e9);
     }
     std::printf(
         "{\n  \"threads\": %d,\n  \"dram_read_gb_s\": %.2f,\n  \"cache16m_read_gb_s\": %.2f,\n"
-        "  \"peak_int8_gops\": %.1f,\n  \"peak_fp32_gflops\": %.1f,\n  \"isa\": \"avx2\"\n}\n",
-        threads, dram, cache16, median(int8), median(fp32));
+        "  \"peak_int8_gops\": %.1f,\n  \"peak_fp32_gflops\": %.1f,\n  \"isa\": \"%s\"\n}\n",
+        threads, dram, cache16, median(int8), median(fp32), avx512 ? "avx512" : "avx2");
     return 0;
 #else
     std::fprintf(stderr, "roofline_probe: error: only x86-64 (AVX2) is probed so far\n");
