@@ -199,9 +199,11 @@ uint8_t* plain_rows_buffer(size_t bytes) {
     return buf.data();
 }
 
-// Bytes of weights a thread keeps in its L1 cache while every token of a prompt batch
+// Bytes of weights a thread keeps in its cache (L2) while every token of a prompt batch
 // passes over them: the batch's activation rows are read once per chunk, not per group.
-constexpr uint64_t kGroupChunkBytes = 16 * 1024;
+// 256 KiB measured 5-15 % faster prefill than 16 KiB with the AVX-512 kernels on 110m
+// shapes (whose 2048-wide rows filled 16 KiB with one group), and the same with AVX2.
+constexpr uint64_t kGroupChunkBytes = 256 * 1024;
 
 // Full groups [g0, g1) of `w` against every activation row; out points at (token 0,
 // row 4 * g0).
