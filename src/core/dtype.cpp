@@ -162,6 +162,11 @@ std::vector<KernelVariant> kernel_variants(DType t) {
                 v.back().prepare_act = x86::q4_0_prepare_avx512;
                 v.back().prepared_bytes = x86::quant_prepared_bytes_avx512;
                 break;
+            case DType::Q6_K:
+                v.push_back(avx2);
+                v.back().isa = "avx512";
+                v.back().dot = x86::q6_k_dot_avx512;
+                break;
             default:
                 break;
         }

@@ -9,6 +9,8 @@
 
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "core/quant_blocks.h"
 #include "core/x86_simd.h"
 
@@ -167,6 +169,56 @@ EDGELM_AVX512 void q8_0_group4xT(int64_t n, const void* group, const void* act, 
 }
 
 }  // namespace
+
+EDGELM_AVX512 float q6_k_dot_avx512(int64_t n, const void* row, const void* act) {
+    const BlockQ6_K* b = static_cast<const BlockQ6_K*>(row);
+    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(act);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03),
+                  c32 = _mm512_set1_epi8(32);
+    // qh's two bits for chunk j sit at bit 2j: chunks (0, 1) shift by 0 and 2, (2, 3) by 4
+    // and 6, the first 16 words of a register holding the first chunk.
+    const __m512i shift01 =
+        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0x00020002, 0x00020002, 0x00020002, 0x00020002,
+                          0x00020002, 0x00020002, 0x00020002, 0x00020002);
+    const __m512i shift23 = _mm512_add_epi16(shift01, _mm512_set1_epi16(4));
+    // Each scale byte repeated over the 4 int32 lanes (16 weights) it covers.
+    const __m128i spread = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const float d = f16(b[i].d);
+        for (int half = 0; half < 2; ++half) {
+            const __m512i l = _mm512_loadu_si512(b[i].ql + half * 64);
+            const __m512i h = _mm512_broadcast_i64x4(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh + half * 32)));
+            for (int p = 0; p < 2; ++p) {  // chunks 2p and 2p + 1 of the half
+                const __m512i lo = _mm512_and_si512(p ? _mm512_srli_epi16(l, 4) : l, m4);
+                const __m512i hi =
+                    _mm512_and_si512(_mm512_srlv_epi16(h, p ? shift23 : shift01), m2);
+                const __m512i q = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));  // 0..63
+                const BlockQ8_0& x0 = x[i * 8 + half * 4 + 2 * p];
+                const BlockQ8_0& x1 = x[i * 8 + half * 4 + 2 * p + 1];
+                const __m512i xq = _mm512_inserti64x4(
+                    _mm512_castsi256_si512(
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x0.qs))),
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x1.qs)), 1);
+                // Σ (q - 32) x per 4 weights, then times its group's scale.
+                const __m512i neg = _mm512_sub_epi32(
+                    _mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), c32, xq));
+                int32_t sc4;
+                std::memcpy(&sc4, b[i].scales + half * 8 + 4 * p, 4);
+                const __m512i sc =
+                    _mm512_cvtepi8_epi32(_mm_shuffle_epi8(_mm_cvtsi32_si128(sc4), spread));
+                const __m512i s = _mm512_mullo_epi32(_mm512_dpbusd_epi32(neg, q, xq), sc);
+                const __m512 dd = _mm512_castpd_ps(_mm512_insertf64x4(
+                    _mm512_castpd256_pd512(_mm256_castps_pd(_mm256_set1_ps(d * f16(x0.d)))),
+                    _mm256_castps_pd(_mm256_set1_ps(d * f16(x1.d))), 1));
+                acc = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(s), acc);
+            }
+        }
+    }
+    return hsum(_mm256_add_ps(_mm512_castps512_ps256(acc),
+                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1))));
+}
 
 size_t quant_prepared_bytes_avx512(int64_t n) {
     const auto blocks = static_cast<size_t>(n / 32);

@@ -16,6 +16,10 @@
 
 namespace edgelm::x86 {
 
+// Q6_K rows against Q8_0 activations, 64 weights per step (vpdpbusd on the unsigned 6-bit
+// values, 32·Σx subtracted, the 16-weight scales applied to the int32 lanes).
+float q6_k_dot_avx512(int64_t n, const void* row, const void* act);
+
 // Prepared activation rows for the Q4_0 (offset 8) and Q8_0 (offset 128) group kernels.
 size_t quant_prepared_bytes_avx512(int64_t n);
 void q4_0_prepare_avx512(int64_t n, const void* act, void* out);
