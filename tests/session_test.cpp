@@ -2,6 +2,8 @@
 // state files, and the sampler's determinism and filters.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <fstream>
 #include <thread>
 
@@ -139,6 +141,24 @@ TEST(SamplerTest, GreedyPicksTheMaximumAndTopKOneIsGreedy) {
     EXPECT_EQ(greedy.sample(logits, {}), 1);
     Sampler top1({1.5f, 1, 1.0f, 0.0f, 1.0f, 64, 123});
     for (int i = 0; i < 20; ++i) EXPECT_EQ(top1.sample(logits, {}), 1);
+}
+
+TEST(SamplerTest, GreedyIsTheFirstMaximumOfAnyLength) {
+    // Lengths around the 8-lane reduction, maxima at the start, inside, in the tail, tied.
+    Sampler greedy({0.0f, 40, 0.95f, 0.05f, 1.0f, 64, 0});
+    std::mt19937 rng(4);
+    std::uniform_real_distribution<float> u(-4.0f, 4.0f);
+    for (int n : {1, 7, 8, 9, 31, 32000, 32003}) {
+        std::vector<float> logits(static_cast<size_t>(n));
+        for (float& v : logits) v = u(rng);
+        for (int where : {0, n / 2, n - 1}) {
+            std::vector<float> l = logits;
+            l[static_cast<size_t>(where)] = 9.0f;
+            if (where + 3 < n) l[static_cast<size_t>(where + 3)] = 9.0f;  // a later tie
+            const auto want = std::max_element(l.begin(), l.end()) - l.begin();
+            EXPECT_EQ(greedy.sample(l, {}), want) << "n=" << n << " where=" << where;
+        }
+    }
 }
 
 TEST(SamplerTest, RepetitionPenaltyDemotesSeenTokens) {

@@ -8,6 +8,35 @@
 
 namespace edgelm {
 
+namespace {
+
+// The largest value, in eight independent lanes (a max reduction GCC does not vectorize
+// or reorder without -ffast-math; max is associative for non-NaN floats, and a NaN never
+// compares above anything, as in std::max_element).
+float max_value(std::span<const float> x) {
+    float m[8];
+    std::fill(m, m + 8, x[0]);
+    size_t i = 0;
+    for (; i + 8 <= x.size(); i += 8)
+        for (int k = 0; k < 8; ++k)
+            m[k] = x[i + static_cast<size_t>(k)] > m[k] ? x[i + static_cast<size_t>(k)] : m[k];
+    for (; i < x.size(); ++i) m[0] = x[i] > m[0] ? x[i] : m[0];
+    for (int k = 1; k < 8; ++k) m[0] = m[k] > m[0] ? m[k] : m[0];
+    return m[0];
+}
+
+// std::max_element's answer (the first index of the largest value; 0 if that is a NaN
+// that nothing compares above) in two passes: the maximum, then where it first occurs.
+// A 32k vocabulary's greedy pick was ~4 % of 15m decoding with std::max_element.
+int first_argmax(std::span<const float> x) {
+    const float m = max_value(x);
+    for (size_t i = 0; i < x.size(); ++i)
+        if (x[i] == m) return static_cast<int>(i);
+    return 0;
+}
+
+}  // namespace
+
 void SamplerParams::validate() const {
     auto need = [](bool ok, const std::string& what) {
         if (!ok) throw ArgumentError(what);
@@ -40,8 +69,7 @@ TokenId Sampler::sample(std::span<const float> logits, std::span<const TokenId> 
     if (params_.temperature == 0.0f &&
         (params_.repeat_penalty == 1.0f || params_.repeat_last_n == 0)) {
         // Greedy without a penalty: the first maximum, without building candidates.
-        return static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) -
-                                    logits.begin());
+        return static_cast<TokenId>(first_argmax(logits));
     }
     cand_.resize(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i)
