@@ -541,6 +541,14 @@ TEST(ClassifyCli, FinetuneEvalAndClassify) {
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_DOUBLE_EQ(nlohmann::json::parse(r.out)["accuracy"].get<double>(), 1.0);
 
+    // A raw message: the same text `data emails` would write, so the same prediction.
+    write_file(d + "/msg.eml", "From: a@b.c\nSubject: cheap pills win money now 3\n\nhi\n");
+    const CliResult raw =
+        run_cli("classify " + d + "/cls.gguf --email -f " + d + "/msg.eml --json");
+    ASSERT_EQ(raw.code, 0) << raw.err;
+    write_file(d + "/msg.txt", "From: a@b.c\nSubject: cheap pills win money now 3\n\nhi");
+    EXPECT_EQ(raw.out, run_cli("classify " + d + "/cls.gguf -f " + d + "/msg.txt --json").out);
+    expect_one_error_line(run_cli("classify " + d + "/cls.gguf --email 'x'"), "--email");
     expect_one_error_line(run_cli("classify " + d + "/base.gguf 'hello'"),
                           "no classification head");
     expect_one_error_line(run_cli("finetune --task classify --base " + d + "/base.gguf --data " +

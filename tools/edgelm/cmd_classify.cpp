@@ -7,13 +7,13 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
-#include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "data/email_message.h"
 #include "data/labelled_texts.h"
 #include "eval/classification_metrics.h"
 #include "eval/naive_bayes.h"
@@ -27,7 +27,7 @@ namespace {
 struct ClassifyOptions {
     std::string model, text, file, jsonl;
     int threads = default_threads();
-    bool json = false;
+    bool json = false, email = false;
 };
 
 nlohmann::json probs_json(const std::vector<std::string>& labels, const ClassPrediction& p) {
@@ -57,6 +57,13 @@ void run_classify(const ClassifyOptions& o) {
     if (!o.jsonl.empty()) {
         for (const data::LabelledText& t : data::read_labelled_texts(o.jsonl, false))
             print_prediction(classifier.labels(), classifier.classify(t.text), o.json);
+        return;
+    }
+    if (o.email) {  // a raw message, turned into text as `edgelm data emails` does
+        if (o.file.empty()) throw ArgumentError("classify: --email reads the message from -f FILE");
+        const std::string text =
+            data::email_to_text(read_text_file(o.file), data::EmailTextOptions{}, o.file);
+        print_prediction(classifier.labels(), classifier.classify(text), o.json);
         return;
     }
     const std::string text = o.file.empty() ? o.text : read_text_file(o.file);
@@ -192,6 +199,9 @@ void add_classify(CLI::App& app) {
     sub->add_option("text", o->text, "The text to classify");
     sub->add_option("-f,--file", o->file, "Classify this file's whole content");
     sub->add_option("--jsonl", o->jsonl, "Classify each line's \"text\" (one result per line)");
+    sub->add_flag("--email", o->email,
+                  "-f FILE is a raw RFC 822 message: classify its text as `edgelm data emails` "
+                  "writes it (default --headers)");
     sub->add_option("-t,--threads", o->threads, "Threads")->capture_default_str();
     sub->add_flag("--json", o->json, "Print {\"label\", \"probs\"} objects");
     sub->callback([o] { run_classify(*o); });
