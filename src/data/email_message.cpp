@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "tokenizer/unicode.h"
 
 namespace edgelm::data {
 
@@ -35,25 +36,6 @@ int hex_value(char c) {
     return -1;
 }
 
-void append_utf8(std::string& out, uint32_t cp) {
-    if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) cp = 0xFFFD;
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
-
 // Windows-1252's 0x80-0x9F (the rest of the byte range is ISO-8859-1).
 constexpr std::array<uint16_t, 32> kCp1252High = {
     0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
@@ -61,32 +43,7 @@ constexpr std::array<uint16_t, 32> kCp1252High = {
     0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178};
 
 void append_cp1252(std::string& out, unsigned char b) {
-    append_utf8(out, b >= 0x80 && b < 0xA0 ? kCp1252High[b - 0x80] : b);
-}
-
-// The length of the valid UTF-8 sequence at s[i], or 0.
-size_t utf8_sequence(std::string_view s, size_t i) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    size_t n = 0;
-    uint32_t cp = 0;
-    if (b < 0x80) return b == 0 ? 0 : 1;
-    if ((b & 0xE0) == 0xC0)
-        n = 2, cp = b & 0x1F;
-    else if ((b & 0xF0) == 0xE0)
-        n = 3, cp = b & 0x0F;
-    else if ((b & 0xF8) == 0xF0)
-        n = 4, cp = b & 0x07;
-    else
-        return 0;
-    if (i + n > s.size()) return 0;
-    for (size_t k = 1; k < n; ++k) {
-        const auto c = static_cast<unsigned char>(s[i + k]);
-        if ((c & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (c & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return n;
+    unicode::append_utf8(out, b >= 0x80 && b < 0xA0 ? kCp1252High[b - 0x80] : b);
 }
 
 struct MimePart {
@@ -305,8 +262,9 @@ void walk(const MimePart& part, int depth, std::string& out) {
 
 // The value of attribute `name` in a tag's attribute text (' href="x" alt=y'), or "".
 std::string attribute(std::string_view attrs, std::string_view name) {
+    const std::string attrs_lower = lower(attrs);
     size_t pos = 0;
-    while ((pos = lower(attrs).find(name, pos)) != std::string::npos) {
+    while ((pos = attrs_lower.find(name, pos)) != std::string::npos) {
         size_t p = pos + name.size();
         const bool starts = pos == 0 || std::isspace(static_cast<unsigned char>(attrs[pos - 1]));
         while (p < attrs.size() && std::isspace(static_cast<unsigned char>(attrs[p]))) ++p;
@@ -442,7 +400,11 @@ std::string to_utf8(std::string_view bytes, std::string_view charset) {
         }
         // Unlabelled 8-bit text is often UTF-8 anyway; only what is invalid as UTF-8
         // is read as Windows-1252 there.
-        const size_t n = (utf8 || cs.empty() || cs == "us-ascii") ? utf8_sequence(bytes, i) : 0;
+        size_t n = 0;
+        if (utf8 || cs.empty() || cs == "us-ascii") {
+            const unicode::Utf8Unit u = unicode::decode_utf8(bytes, i);
+            if (u.cp != unicode::kInvalid) n = u.len;
+        }
         if (n > 0) {
             out.append(bytes.substr(i, n));
             i += n;
@@ -574,7 +536,7 @@ std::string html_to_text(std::string_view html) {
                         if (n == name) cp = v;
                 }
                 if (cp != 0) {
-                    append_utf8(out, cp);
+                    unicode::append_utf8(out, cp);
                     i = semi + 1;
                     continue;
                 }
