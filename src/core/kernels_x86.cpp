@@ -122,6 +122,11 @@ EDGELM_AVX2 void quant_rows4(int64_t n, const void* row, size_t row_bytes, const
 // four scales convert in one instruction. Each output accumulates exactly what
 // block_fma accumulates for its row, so the results equal quant_dot's bit for bit.
 
+// Lane k: f16 scale k of the unit times dx (the float product block_fma broadcasts).
+EDGELM_AVX2 inline __m128 unit_scales(const uint8_t* unit, float dx) {
+    return _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(unit))),
+                      _mm_set1_ps(dx));
+}
 EDGELM_AVX2 inline __m256 lane(__m128 s, int k) {
     return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_set1_epi32(k));
 }

@@ -51,12 +51,6 @@ EDGELM_AVX2 inline float f16(uint16_t h) {
 // scales, then the four rows' quants.
 constexpr int64_t kQ8Unit = 4 * sizeof(BlockQ8_0), kQ4Unit = 4 * sizeof(BlockQ4_0);
 
-// Lane k: f16 scale k of the unit times dx (the float product block_fma broadcasts).
-EDGELM_AVX2 inline __m128 unit_scales(const uint8_t* unit, float dx) {
-    return _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(unit))),
-                      _mm_set1_ps(dx));
-}
-
 }  // namespace edgelm::x86
 
 #endif
