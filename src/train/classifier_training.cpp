@@ -39,24 +39,32 @@ struct Example {
     int64_t label;
 };
 
-// (B, T) tokens padded with 0 and the (B, T) mask of real tokens.
-std::pair<torch::Tensor, torch::Tensor> make_batch(const std::vector<Example>& set,
-                                                   const std::vector<size_t>& idx) {
+// The examples set[idx]: (B, T) tokens padded with 0, the (B, T) mask of real tokens and
+// the (B) labels.
+struct Batch {
+    torch::Tensor tokens, mask, labels;
+};
+
+Batch make_batch(const std::vector<Example>& set, const std::vector<size_t>& idx) {
     size_t T = 0;
     for (size_t i : idx) T = std::max(T, set[i].tokens.size());
     const auto B = static_cast<int64_t>(idx.size());
     torch::Tensor tokens = torch::zeros({B, static_cast<int64_t>(T)}, torch::kLong);
     torch::Tensor mask = torch::zeros({B, static_cast<int64_t>(T)}, torch::kFloat);
+    torch::Tensor labels = torch::empty({B}, torch::kLong);
     auto tok = tokens.accessor<int64_t, 2>();
     auto msk = mask.accessor<float, 2>();
+    auto lab = labels.accessor<int64_t, 1>();
     for (int64_t b = 0; b < B; ++b) {
-        const std::vector<TokenId>& t = set[idx[static_cast<size_t>(b)]].tokens;
+        const Example& e = set[idx[static_cast<size_t>(b)]];
+        lab[b] = e.label;
+        const std::vector<TokenId>& t = e.tokens;
         for (size_t k = 0; k < t.size(); ++k) {
             tok[b][static_cast<int64_t>(k)] = t[k];
             msk[b][static_cast<int64_t>(k)] = 1;
         }
     }
-    return {tokens, mask};
+    return {tokens, mask, labels};
 }
 
 }  // namespace
@@ -169,8 +177,8 @@ ClassifyResult run_classifier_training(const TrainOptions& o, const ClassifyTask
     std::vector<torch::Tensor> params = decay;
     params.insert(params.end(), no_decay.begin(), no_decay.end());
 
-    const auto logits_of = [&](const std::vector<Example>& set, const std::vector<size_t>& idx) {
-        auto [tokens, mask] = make_batch(set, idx);
+    const auto logits_of = [&](const Batch& batch) {
+        const torch::Tensor& tokens = batch.tokens;
         torch::Tensor h;
         if (use_bf16) {
             at::autocast::set_cpu_enabled(true);
@@ -182,7 +190,7 @@ ClassifyResult run_classifier_training(const TrainOptions& o, const ClassifyTask
             h = model->hidden(tokens);
         }
         const torch::Tensor pooled =
-            (h.to(torch::kFloat) * mask.unsqueeze(-1)).sum(1) / mask.sum(1, true);
+            (h.to(torch::kFloat) * batch.mask.unsqueeze(-1)).sum(1) / batch.mask.sum(1, true);
         return head->forward(pooled);
     };
     const auto evaluate = [&](const std::vector<Example>& set) -> std::pair<double, double> {
@@ -193,15 +201,13 @@ ClassifyResult run_classifier_training(const TrainOptions& o, const ClassifyTask
             std::vector<size_t> idx;
             for (size_t i = s; i < std::min(set.size(), s + static_cast<size_t>(o.batch_size)); ++i)
                 idx.push_back(i);
-            const torch::Tensor logits = logits_of(set, idx);
-            torch::Tensor target = torch::empty({static_cast<int64_t>(idx.size())}, torch::kLong);
-            for (size_t k = 0; k < idx.size(); ++k)
-                target[static_cast<int64_t>(k)] = set[idx[k]].label;
+            const Batch batch = make_batch(set, idx);
+            const torch::Tensor logits = logits_of(batch);
             loss += torch::nn::functional::cross_entropy(
-                        logits, target,
+                        logits, batch.labels,
                         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                         .item<double>();
-            correct += logits.argmax(1).eq(target).sum().item<double>();
+            correct += logits.argmax(1).eq(batch.labels).sum().item<double>();
         }
         model->train();
         const auto n = static_cast<double>(set.size());
@@ -252,11 +258,9 @@ ClassifyResult run_classifier_training(const TrainOptions& o, const ClassifyTask
             const std::vector<size_t> idx(
                 perm.begin() + static_cast<std::ptrdiff_t>(s),
                 perm.begin() + static_cast<std::ptrdiff_t>(std::min(perm.size(), s + B)));
-            torch::Tensor target = torch::empty({static_cast<int64_t>(idx.size())}, torch::kLong);
-            for (size_t k = 0; k < idx.size(); ++k)
-                target[static_cast<int64_t>(k)] = train[idx[k]].label;
+            const Batch batch = make_batch(train, idx);
             const torch::Tensor loss =
-                torch::nn::functional::cross_entropy(logits_of(train, idx), target);
+                torch::nn::functional::cross_entropy(logits_of(batch), batch.labels);
             clear_gradients(params);
             loss.backward();
             if (o.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, o.grad_clip);
