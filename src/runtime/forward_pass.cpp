@@ -30,31 +30,64 @@ void Session::matmul(const WeightMatrix& w, const ActivationRows& act, float* ou
 
 void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_logits,
                             float* logits_out, float* hidden_sum) {
+    const int n = static_cast<int>(tokens.size());
+    logit_rows_.clear();
+    for (int t = 0; t < n; ++t) {
+        row_session_[static_cast<size_t>(t)] = this;
+        row_pos_[static_cast<size_t>(t)] = pos0 + t;
+        row_pooled_[static_cast<size_t>(t)] = hidden_sum;
+        if (logits_out && (all_logits || t == n - 1)) logit_rows_.push_back(t);
+    }
+    forward_rows(tokens.data(), n, logits_out);
+}
+
+void Session::forward_rows(const TokenId* tokens, int n, float* logits_out) {
     const ModelConfig& c = model_->config();
     const ModelWeights& w = model_->weights();
-    const int n = static_cast<int>(tokens.size());
     const int dim = c.dim, hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim(), ffn = c.ffn_dim;
     const int group = c.n_heads / c.n_kv_heads;
     const float att_scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const size_t scores_stride = scores_.size() / static_cast<size_t>(pool_.size());
     const auto observe = [&](int layer, ActivationSite site, const float* rows, int m,
                              int64_t cols) {
         if (observer_) observer_(layer, site, rows, m, cols);
     };
-    // LoRA: out += scale * alpha / rank * B (A x) for each adapter of the layer's target.
+    // Each run of rows [t0, t1) that belongs to one session, in order.
+    const auto for_session_runs = [&](auto&& fn) {
+        for (int t0 = 0; t0 < n;) {
+            int t1 = t0 + 1;
+            while (t1 < n &&
+                   row_session_[static_cast<size_t>(t1)] == row_session_[static_cast<size_t>(t0)])
+                ++t1;
+            fn(*row_session_[static_cast<size_t>(t0)], t0, t1);
+            t0 = t1;
+        }
+    };
+    // LoRA: out += scale * alpha / rank * B (A x) for each adapter of the layer's target,
+    // with each row's own session's adapters.
     const auto adapt = [&](int layer, LoraTarget target, const float* in, int64_t in_stride,
                            float* out, int64_t out_stride) {
-        if (lora_.empty()) return;
-        for (const auto& [m, factor] : lora_for(layer, target))
-            apply_lora(*m, factor, in, in_stride, n, out, out_stride);
+        for_session_runs([&](const Session& s, int t0, int t1) {
+            if (s.lora_.empty()) return;
+            for (const auto& [m, factor] : s.lora_for(layer, target))
+                apply_lora(*m, factor, in + t0 * in_stride, in_stride, t1 - t0,
+                           out + t0 * out_stride, out_stride);
+        });
+    };
+    const auto adapts = [&](int layer, LoraTarget target) {
+        bool any = false;
+        for_session_runs([&](const Session& s, int, int) {
+            any = any || (!s.lora_.empty() && !s.lora_for(layer, target).empty());
+        });
+        return any;
     };
 
-    for (int t = 0; t < n; ++t)
-        matrix_row(x_.data() + t * dim, w.token_embd, tokens[static_cast<size_t>(t)]);
+    for (int t = 0; t < n; ++t) matrix_row(x_.data() + t * dim, w.token_embd, tokens[t]);
 
     for (int l = 0; l < c.n_layers; ++l) {
         const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
 
-        // q, k, v of every token; k and v then go to the cache rows pos0..
+        // q, k, v of every row; k and v then go to its session's cache at its position
         for_tokens(n, [&](int t) {
             rmsnorm(xb_.data() + t * dim, x_.data() + t * dim, lw.attn_norm, dim, c.norm_eps);
         });
@@ -91,37 +124,39 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
         adapt(l, LoraTarget::K, xb_.data(), dim, k_out, kv_dim);
         adapt(l, LoraTarget::V, xb_.data(), dim, v_out, kv_dim);
         for_tokens(n, [&](int t) {
-            rope_.apply(q_.data() + t * q_dim, c.n_heads, hd, pos0 + t);
-            rope_.apply(k_out + static_cast<size_t>(t) * static_cast<size_t>(kv_dim), c.n_kv_heads,
-                        hd, pos0 + t);
+            const Session& s = *row_session_[static_cast<size_t>(t)];
+            const int pos = row_pos_[static_cast<size_t>(t)];
+            s.rope_.apply(q_.data() + t * q_dim, c.n_heads, hd, pos);
+            s.rope_.apply(k_out + static_cast<size_t>(t) * static_cast<size_t>(kv_dim),
+                          c.n_kv_heads, hd, pos);
         });
-        // Into the head-major cache: each head's rows for positions pos0.. are contiguous.
-        for (int h = 0; h < c.n_kv_heads; ++h) {
-            float* kc = k_cache_.data() + kv_offset(l, h, pos0);
-            float* vc = v_cache_.data() + kv_offset(l, h, pos0);
-            for (int t = 0; t < n; ++t) {
+        // Into each row's session's head-major cache, at the row's position.
+        for (int t = 0; t < n; ++t) {
+            Session& s = *row_session_[static_cast<size_t>(t)];
+            const int pos = row_pos_[static_cast<size_t>(t)];
+            for (int h = 0; h < c.n_kv_heads; ++h) {
                 const size_t src = static_cast<size_t>(t) * static_cast<size_t>(kv_dim) +
                                    static_cast<size_t>(h) * static_cast<size_t>(hd);
-                std::copy_n(k_out + src, hd, kc + static_cast<size_t>(t) * static_cast<size_t>(hd));
-                std::copy_n(v_out + src, hd, vc + static_cast<size_t>(t) * static_cast<size_t>(hd));
+                std::copy_n(k_out + src, hd, s.k_cache_.data() + s.kv_offset(l, h, pos));
+                std::copy_n(v_out + src, hd, s.v_cache_.data() + s.kv_offset(l, h, pos));
             }
         }
 
-        // Causal attention: token t (at pos0 + t) attends over positions 0..pos0 + t;
+        // Causal attention: row t attends over its session's positions 0..its own;
         // `group` query heads share one kv head. Output into xb_: (n, q_dim).
         float* att_out = xb_.data();
         pool_.run_on_all([&](int thread, int n_threads) {
-            float* scores =
-                scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(n_ctx_);
+            float* scores = scores_.data() + static_cast<size_t>(thread) * scores_stride;
             const int items = n * c.n_heads;
             // Interleaved: later tokens attend over more positions, so contiguous slices
             // would leave the first thread idle.
             for (int item = thread; item < items; item += n_threads) {
                 const int t = item / c.n_heads, h = item % c.n_heads;
-                const int kvh = h / group, last = pos0 + t;
-                attend(q_.data() + t * q_dim + h * hd, k_cache_.data() + kv_offset(l, kvh, 0),
-                       v_cache_.data() + kv_offset(l, kvh, 0), hd, last + 1, hd, att_scale, scores,
-                       att_out + t * q_dim + h * hd);
+                const Session& s = *row_session_[static_cast<size_t>(t)];
+                const int kvh = h / group, last = row_pos_[static_cast<size_t>(t)];
+                attend(q_.data() + t * q_dim + h * hd, s.k_cache_.data() + s.kv_offset(l, kvh, 0),
+                       s.v_cache_.data() + s.kv_offset(l, kvh, 0), hd, last + 1, hd, att_scale,
+                       scores, att_out + t * q_dim + h * hd);
             }
         });
         observe(l, ActivationSite::AttentionOutput, att_out, n, q_dim);
@@ -141,8 +176,7 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
                 model_->file().path() + ": layer " + std::to_string(l) +
                 ": ffn_gate and ffn_up need different activation formats; requantize the file");
         // SwiGLU in the same phase, unless adapters change gate or up first.
-        const bool ffn_adapted = !lora_.empty() && (!lora_for(l, LoraTarget::Gate).empty() ||
-                                                    !lora_for(l, LoraTarget::Up).empty());
+        const bool ffn_adapted = adapts(l, LoraTarget::Gate) || adapts(l, LoraTarget::Up);
         pool_.parallel_for(
             ffn,
             [&](int64_t r0, int64_t r1) {
@@ -166,19 +200,19 @@ void Session::forward_batch(std::span<const TokenId> tokens, int pos0, bool all_
         for (int i = 0; i < n * dim; ++i)
             x_[static_cast<size_t>(i)] += proj_[static_cast<size_t>(i)];
     }
-    if (hidden_sum) {  // the final normed states, summed over the batch (eval_pooled)
-        for (int t = 0; t < n; ++t) {
-            rmsnorm(xb_.data(), x_.data() + t * dim, w.output_norm, dim, c.norm_eps);
-            for (int i = 0; i < dim; ++i) hidden_sum[i] += xb_[static_cast<size_t>(i)];
-        }
+    // The final normed states, summed per row's destination (eval_pooled, eval_batch).
+    for (int t = 0; t < n; ++t) {
+        float* sum = row_pooled_[static_cast<size_t>(t)];
+        if (!sum) continue;
+        rmsnorm(xb_.data(), x_.data() + t * dim, w.output_norm, dim, c.norm_eps);
+        for (int i = 0; i < dim; ++i) sum[i] += xb_[static_cast<size_t>(i)];
     }
-    if (!logits_out) return;
-    // Logits of every token, or of the last one only.
-    const int first = all_logits ? 0 : n - 1;
-    const int m = n - first;
-    for (int t = first; t < n; ++t)
-        rmsnorm(xb_.data() + (t - first) * dim, x_.data() + t * dim, w.output_norm, dim,
-                c.norm_eps);
+    if (!logits_out || logit_rows_.empty()) return;
+    // Logits of the rows that want them, one output row each.
+    const int m = static_cast<int>(logit_rows_.size());
+    for (int i = 0; i < m; ++i)
+        rmsnorm(xb_.data() + i * dim, x_.data() + logit_rows_[static_cast<size_t>(i)] * dim,
+                w.output_norm, dim, c.norm_eps);
     observe(-1, ActivationSite::OutputInput, xb_.data(), m, dim);
     matmul(w.output, activations(xb_.data(), m, dim, w.output.traits->act_type), logits_out,
            c.vocab);

@@ -1,5 +1,6 @@
 #include "runtime/session.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -56,6 +57,11 @@ Session::Session(std::shared_ptr<const Model> model, SessionParams params)
     scores_.resize(static_cast<size_t>(params.n_threads) * static_cast<size_t>(n_ctx_));
     last_logits_.resize(static_cast<size_t>(c.vocab));
     tokens_.reserve(static_cast<size_t>(n_ctx_));
+    row_session_.resize(b);
+    row_pos_.resize(b);
+    row_pooled_.resize(b);
+    logit_rows_.reserve(b);
+    batch_tokens_.reserve(b);
     set_lora(std::move(params.lora));
 }
 
@@ -183,6 +189,56 @@ std::span<const float> Session::eval(std::span<const TokenId> tokens, bool all_l
         return {logits_.data(), tokens.size() * vocab};
     }
     return {last_logits_.data(), vocab};
+}
+
+void Session::eval_batch(std::span<const BatchPart> parts) {
+    size_t total = 0;
+    int max_ctx = n_ctx_;
+    for (size_t i = 0; i < parts.size(); ++i) {
+        const BatchPart& p = parts[i];
+        if (!p.session)
+            throw ArgumentError("eval_batch: part " + std::to_string(i) + " has no session");
+        if (p.session->model_.get() != model_.get())
+            throw ArgumentError("eval_batch: part " + std::to_string(i) + " runs another model");
+        for (size_t j = 0; j < i; ++j)
+            if (parts[j].session == p.session)
+                throw ArgumentError("eval_batch: a session appears twice in one batch");
+        p.session->check_tokens(p.tokens);
+        total += p.tokens.size();
+        max_ctx = std::max(max_ctx, p.session->n_ctx_);
+    }
+    if (total == 0) return;
+    if (total > static_cast<size_t>(kMaxBatch))
+        throw ArgumentError("eval_batch: " + std::to_string(total) + " tokens, more than " +
+                            std::to_string(kMaxBatch) + " in one batch");
+    // Grows once to the largest context of the sessions it serves (attention scores).
+    const size_t scores = static_cast<size_t>(pool_.size()) * static_cast<size_t>(max_ctx);
+    if (scores_.size() < scores) scores_.resize(scores);
+    const size_t vocab = static_cast<size_t>(model_->config().vocab);
+    if (batch_logits_.size() < parts.size() * vocab) batch_logits_.resize(parts.size() * vocab);
+
+    batch_tokens_.clear();
+    logit_rows_.clear();
+    int row = 0;
+    for (const BatchPart& p : parts) {
+        const int pos0 = p.session->position();
+        for (size_t t = 0; t < p.tokens.size(); ++t, ++row) {
+            row_session_[static_cast<size_t>(row)] = p.session;
+            row_pos_[static_cast<size_t>(row)] = pos0 + static_cast<int>(t);
+            row_pooled_[static_cast<size_t>(row)] = p.pooled_sum;
+            batch_tokens_.push_back(p.tokens[t]);
+        }
+        if (p.logits && !p.tokens.empty()) logit_rows_.push_back(row - 1);
+    }
+    forward_rows(batch_tokens_.data(), row, batch_logits_.data());
+    size_t k = 0;
+    for (const BatchPart& p : parts) {
+        if (p.tokens.empty()) continue;
+        p.session->tokens_.insert(p.session->tokens_.end(), p.tokens.begin(), p.tokens.end());
+        if (p.logits)
+            std::memcpy(p.session->last_logits_.data(), batch_logits_.data() + k++ * vocab,
+                        vocab * sizeof(float));
+    }
 }
 
 TokenId Session::sample() {

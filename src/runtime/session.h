@@ -25,6 +25,17 @@ enum class ActivationSite { AttentionInput, AttentionOutput, FfnInput, FfnHidden
 using ActivationObserver =
     std::function<void(int layer, ActivationSite site, const float* rows, int n, int64_t cols)>;
 
+class Session;
+
+// One session's share of a batch that several sessions run together (Session::eval_batch):
+// its tokens are appended at its position, as Session::eval would append them.
+struct BatchPart {
+    Session* session = nullptr;
+    std::span<const TokenId> tokens;
+    bool logits = true;           // compute the last token's logits (then session->sample())
+    float* pooled_sum = nullptr;  // if set: += each token's final normed hidden state (dim)
+};
+
 struct SessionParams {
     int n_ctx = 0;      // 0 = the model's trained context
     int n_threads = 1;  // >= 1
@@ -45,8 +56,22 @@ class Session {
     // final normed hidden states (dim): the input of a classification head.
     std::span<const float> eval_pooled(std::span<const TokenId> tokens);
 
+    // Runs the parts' tokens as one batch through the decoder with this session's threads
+    // and scratch: each weight row is read once for all of them, and every session's
+    // results are bit-identical to running its tokens alone (the kernels sum in one order
+    // whatever the batch shape). A server decodes its slots' next tokens this way, with a
+    // chunk of a new prompt beside them. Each part's session keeps its own cache, position,
+    // adapters and sampler; this session's own state is untouched unless it is a part.
+    // The sessions must be distinct and on this session's model, with at most
+    // max_batch() tokens in all. Throws ArgumentError as eval does, before running any.
+    void eval_batch(std::span<const BatchPart> parts);
+    static constexpr int max_batch() { return kMaxBatch; }
+
     // Samples the next token from the last logits (eval must have run).
     TokenId sample();
+
+    // The logits of the last token run (vocab): what sample() draws from.
+    std::span<const float> last_logits() const { return last_logits_; }
 
     int position() const { return static_cast<int>(tokens_.size()); }
     int n_ctx() const { return n_ctx_; }
@@ -61,6 +86,7 @@ class Session {
     // (the cached keys and values were computed with the previous ones: reset() to start
     // over with the new). Throws ArgumentError for an adapter made for another shape.
     void set_lora(std::vector<LoraBinding> adapters);
+    const std::vector<LoraBinding>& lora() const { return lora_; }
 
     // Forgets all tokens (the KV cache is overwritten lazily).
     void reset();
@@ -79,6 +105,10 @@ class Session {
     // With hidden_sum, adds each token's final normed hidden state to it (dim).
     void forward_batch(std::span<const TokenId> tokens, int pos0, bool all_logits,
                        float* logits_out, float* hidden_sum = nullptr);
+    // The decoder over n rows described by row_session_, row_pos_ and row_pooled_ (each
+    // session's rows consecutive, at consecutive positions), with this session's scratch
+    // and threads. Logits of the rows listed in logit_rows_ go to logits_out (one per row).
+    void forward_rows(const TokenId* tokens, int n, float* logits_out);
     void check_tokens(std::span<const TokenId> tokens) const;
     void matmul(const WeightMatrix& w, const ActivationRows& act, float* out, int64_t out_stride);
     ActivationRows& activations(const float* x, int n, int64_t cols, DType act_type);
@@ -138,6 +168,14 @@ class Session {
     std::vector<float> logits_;         // (n, vocab) when all logits are wanted
     std::vector<float> last_logits_;    // (vocab)
     std::vector<float> pooled_;         // (dim) eval_pooled's result
+    std::vector<float> batch_logits_;   // (parts, vocab) eval_batch's logits
+    // Per row of the batch being run (kMaxBatch each): whose cache, rope and adapters it
+    // uses, its position, where its pooled state is summed; and the rows wanting logits.
+    std::vector<Session*> row_session_;
+    std::vector<int> row_pos_;
+    std::vector<float*> row_pooled_;
+    std::vector<int> logit_rows_;
+    std::vector<TokenId> batch_tokens_;
     ActivationRows act_f32_, act_q8_;
     ActivationObserver observer_;
 };
