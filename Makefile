@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # libtorch-dev needs libopenblas0-pthread beside it, or it falls back to the reference BLAS
 # and trains ~30x slower; libgloo-dev is for data-parallel training (c10d's Gloo);
 # chromium renders `edgelm compress --report` pages in a test.
-APT_PACKAGES := cmake ninja-build g++ pkg-config libcli11-dev nlohmann-json3-dev \
+APT_PACKAGES := cmake ninja-build g++ pkg-config libcli11-dev nlohmann-json3-dev libcpp-httplib-dev \
 	libgtest-dev libgmock-dev libsentencepiece-dev npm \
 	libtorch-dev libopenblas0-pthread libgloo-dev xz-utils p7zip-full chromium
 

@@ -23,7 +23,6 @@ SequenceClassifier::SequenceClassifier(std::shared_ptr<const Model> model, int n
         throw ArgumentError(model->file().path() +
                             " has no classification head; train one with `edgelm finetune "
                             "--task classify`");
-    logits_.resize(head_->labels.size());
 }
 
 std::vector<TokenId> classifier_tokens(const Tokenizer& tokenizer, std::string_view text,
@@ -39,19 +38,25 @@ std::vector<TokenId> classifier_tokens(const Tokenizer& tokenizer, std::string_v
     return tokens;
 }
 
+ClassPrediction classify_pooled(const ClassifierWeights& head, std::span<const float> pooled) {
+    std::vector<float> logits(head.labels.size());
+    classifier_logits(head, pooled, logits.data());
+    ClassPrediction p;
+    p.probs.resize(logits.size());
+    const float top = *std::max_element(logits.begin(), logits.end());
+    double sum = 0;
+    for (size_t i = 0; i < logits.size(); ++i) sum += p.probs[i] = std::exp(logits[i] - top);
+    for (float& v : p.probs) v = static_cast<float>(v / sum);
+    p.label = static_cast<int>(std::max_element(p.probs.begin(), p.probs.end()) - p.probs.begin());
+    return p;
+}
+
 ClassPrediction SequenceClassifier::classify(std::string_view text) {
     const std::vector<TokenId> tokens =
         classifier_tokens(model_->tokenizer(), text, head_->max_tokens);
     session_.reset();
-    classifier_logits(*head_, session_.eval_pooled(tokens), logits_.data());
-    ClassPrediction p;
+    ClassPrediction p = classify_pooled(*head_, session_.eval_pooled(tokens));
     p.tokens = static_cast<int>(tokens.size());
-    p.probs.resize(logits_.size());
-    const float top = *std::max_element(logits_.begin(), logits_.end());
-    double sum = 0;
-    for (size_t i = 0; i < logits_.size(); ++i) sum += p.probs[i] = std::exp(logits_[i] - top);
-    for (float& v : p.probs) v = static_cast<float>(v / sum);
-    p.label = static_cast<int>(std::max_element(p.probs.begin(), p.probs.end()) - p.probs.begin());
     return p;
 }
 

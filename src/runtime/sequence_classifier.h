@@ -32,7 +32,6 @@ class SequenceClassifier {
     std::shared_ptr<const Model> model_;
     const ClassifierWeights* head_;
     Session session_;
-    std::vector<float> logits_;
 };
 
 // The tokens a classifier reads for a text: BOS, then the text's tokens, cut to max_tokens.
@@ -41,6 +40,10 @@ class SequenceClassifier {
 // Training and the runtime both call this, so they see the same tokens.
 std::vector<TokenId> classifier_tokens(const Tokenizer& tokenizer, std::string_view text,
                                        int max_tokens);
+
+// The head's prediction for a pooled hidden state (dim), as classify makes it (a server
+// that pools several texts in one batch calls this on each).
+ClassPrediction classify_pooled(const ClassifierWeights& head, std::span<const float> pooled);
 
 // Head logits of a pooled hidden state (dim): weight · pooled + bias, per label.
 void classifier_logits(const ClassifierWeights& head, std::span<const float> pooled, float* out);

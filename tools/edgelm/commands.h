@@ -16,6 +16,7 @@ namespace edgelm::cli {
 void add_inspect(CLI::App& app);
 void add_init(CLI::App& app);
 void add_run(CLI::App& app);
+void add_serve(CLI::App& app);
 void add_perplexity(CLI::App& app);
 void add_classify(CLI::App& app);  // classify
 void add_eval(CLI::App& app);      // eval --task classify

@@ -1,0 +1,86 @@
+// The scheduler behind edgelm serve: N slots (Sessions with their own KV caches) over one
+// shared Model, a bounded queue, and one thread that runs every step as a single batch
+// (Session::eval_batch): each decoding slot's next token, plus a chunk of a waiting
+// prompt, so weights are read once per step for all streams and a new prompt delays the
+// running streams by one chunk at most. A slot keeps its tokens after a request, and the
+// next request whose prompt starts the same (with the same adapters) reuses those keys
+// and values. Kernels sum in one order whatever the batch, so a greedy request's output
+// is the same alone, batched or from the prefix cache.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "runtime/session.h"
+#include "serve/job.h"
+
+namespace edgelm::serve {
+
+struct EngineOptions {
+    int slots = 4;
+    int ctx = 0;     // per slot; 0 = the model's
+    int queue = 16;  // jobs waiting for a slot, beyond those running
+    int threads = 1;
+    int prefill_chunk = 32;  // prompt tokens per step while other slots are decoding
+};
+
+class Engine {
+  public:
+    Engine(std::shared_ptr<const Model> model, EngineOptions options);
+    ~Engine();  // stops at once; unfinished jobs end Cancelled
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // Takes a job unless slots + queue are all taken (then false, at once). A prompt
+    // that does not fit a slot's context, or an empty one, ends the job with Error.
+    bool submit(std::shared_ptr<Job> job);
+    // Wakes the engine so that a cancelled job leaves its slot or the queue now.
+    void cancel(Job& job);
+
+    int n_ctx() const { return n_ctx_; }
+    int slots() const { return static_cast<int>(slots_.size()); }
+    int busy_slots() const;
+    int queued() const;
+    uint64_t prefix_hit_tokens() const;
+
+  private:
+    struct Slot {
+        std::unique_ptr<Session> session;
+        std::shared_ptr<Job> job;
+        size_t fed = 0;     // prompt tokens in the cache
+        TokenId next = -1;  // sampled, to run at the next step
+        int generated = 0;
+        std::vector<float> pooled_sum;
+        Clock::time_point last_used{};
+    };
+
+    void loop();
+    void assign(std::shared_ptr<Job> job);  // to the free slot that reuses the most
+    void step();
+    void after_step(Slot& s);
+    void release(Slot& s, FinishReason r, std::string error = {});
+    // The token with its log-probability and the top alternatives, if the job wants them.
+    SampledToken sampled(Slot& s, TokenId id) const;
+
+    std::shared_ptr<const Model> model_;
+    EngineOptions options_;
+    int n_ctx_;
+    Session engine_;  // threads and scratch for every step; its own cache is unused
+    std::vector<Slot> slots_;
+    std::vector<BatchPart> parts_;
+    std::vector<Slot*> part_slots_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<std::shared_ptr<Job>> queue_;
+    int running_ = 0;  // jobs in slots
+    bool stopping_ = false;
+    uint64_t prefix_hits_ = 0;
+    std::thread thread_;
+};
+
+}  // namespace edgelm::serve
