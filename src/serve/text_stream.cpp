@@ -14,9 +14,7 @@ size_t complete_utf8_prefix(std::string_view s, size_t n) {
     return n;  // only continuation bytes: not a sequence this can finish
 }
 
-TextStream::TextStream(std::vector<std::string> stops) : stops_(std::move(stops)) {
-    for (const std::string& s : stops_) hold_ = std::max(hold_, s.size() - 1);
-}
+TextStream::TextStream(std::vector<std::string> stops) : stops_(std::move(stops)) {}
 
 std::string TextStream::push(std::string_view piece) {
     if (stopped_) return {};
@@ -29,7 +27,15 @@ std::string TextStream::push(std::string_view piece) {
         pending_.clear();
         return out;
     }
-    size_t send = pending_.size() > hold_ ? pending_.size() - hold_ : 0;
+    // Hold back the longest end of the text that begins a stop string.
+    size_t hold = 0;
+    for (const std::string& stop : stops_)
+        for (size_t k = std::min(stop.size() - 1, pending_.size()); k > hold; --k)
+            if (pending_.compare(pending_.size() - k, k, stop, 0, k) == 0) {
+                hold = k;
+                break;
+            }
+    size_t send = pending_.size() - hold;
     send = complete_utf8_prefix(pending_, send);
     std::string out = pending_.substr(0, send);
     pending_.erase(0, send);

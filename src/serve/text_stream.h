@@ -1,7 +1,7 @@
 // Generated tokens to the text a client may be sent so far. Two things are held back: the
 // end of an incomplete UTF-8 sequence (a byte-fallback token can carry part of a
-// character), and the last bytes that could still become a stop string, so a stop string
-// is never sent, not even in part, and nothing after it is.
+// character), and the end of the text that begins a stop string, so a stop string is never
+// sent, not even in part, and nothing after it is.
 #pragma once
 
 #include <string>
@@ -23,7 +23,6 @@ class TextStream {
 
   private:
     std::vector<std::string> stops_;
-    size_t hold_ = 0;  // longest stop string - 1
     std::string pending_;
     bool stopped_ = false;
 };
