@@ -11,10 +11,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build, tests and demo need.
 # libtorch-dev needs libopenblas0-pthread beside it, or it falls back to the reference BLAS
 # and trains ~30x slower; libgloo-dev is for data-parallel training (c10d's Gloo);
-# chromium renders `edgelm compress --report` pages in a test.
+# chromium renders `edgelm compress --report` pages in a test; prometheus brings promtool,
+# which checks edgelm serve's /metrics in a test. libcpp-httplib-dev is edgelm serve's HTTP.
 APT_PACKAGES := cmake ninja-build g++ pkg-config libcli11-dev nlohmann-json3-dev libcpp-httplib-dev \
 	libgtest-dev libgmock-dev libsentencepiece-dev npm \
-	libtorch-dev libopenblas0-pthread libgloo-dev xz-utils p7zip-full chromium
+	libtorch-dev libopenblas0-pthread libgloo-dev xz-utils p7zip-full chromium prometheus
 
 # For `make test-arm` only: the aarch64 cross compiler, qemu user emulation, and
 # GoogleTest's sources (built for the target in the cross build).
@@ -37,6 +38,9 @@ setup:
 		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $$missing; }; \
 	fi
 	@bash scripts/fetch_data.sh
+	@# The real clients the serving tests use (tests/clients/package.json; never committed).
+	@[ -d tests/clients/node_modules/openai ] || \
+		(cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
 
 build:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DEDGELM_TRAIN=ON $(CMAKE_FLAGS)

@@ -154,6 +154,7 @@ void parse_common(const json& body, GenerationRequest& r) {
     }
     r.user = string_field(body, "user");
     r.allow_fallback = bool_field(body, "fallback", true);
+    r.ignore_eos = bool_field(body, "ignore_eos", false);
     if (const json* lora = field(body, "lora")) {
         if (!lora->is_array()) throw bad_field("lora", "must be a list of {\"name\", \"scale\"}");
         if (lora->size() > static_cast<size_t>(kMaxLoras))

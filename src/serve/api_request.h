@@ -54,6 +54,7 @@ struct GenerationRequest {
     std::vector<LoraChoice> lora;
     std::string user;  // sticky A/B assignment
     bool allow_fallback = true;
+    bool ignore_eos = false;  // llama-server's extension: generate past end-of-sequence
 
     // Same output for the same input: greedy, or sampled with a fixed seed.
     bool deterministic() const { return sampler.temperature == 0 || seeded; }

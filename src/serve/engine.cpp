@@ -232,7 +232,7 @@ void Engine::after_step(Slot& s) {
     }
     const TokenId id = s.session->sample();
     const TokenId eos = model_->tokenizer().vocab().eos;
-    if (id == eos ||
+    if ((id == eos && !job.ignore_eos) ||
         std::find(job.stop_ids.begin(), job.stop_ids.end(), id) != job.stop_ids.end()) {
         release(s, FinishReason::Stop);
         return;

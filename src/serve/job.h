@@ -44,6 +44,7 @@ class Job {
     SamplerParams sampler;
     std::vector<LoraBinding> lora;
     std::vector<TokenId> stop_ids;  // end the turn besides the vocabulary's EOS
+    bool ignore_eos = false;        // EOS is a token like any other
     int top_logprobs = -1;          // -1: no log-probabilities; else entries per token
     Clock::time_point deadline = Clock::time_point::max();
 

@@ -243,6 +243,7 @@ void Server::Handlers::generate(const httplib::Request& req, httplib::Response& 
     if (!g.seeded) job.sampler.seed = std::random_device{}();
     job.lora = adapters(g.lora);
     job.top_logprobs = g.logprobs ? g.top_logprobs : -1;
+    job.ignore_eos = g.ignore_eos;
     job.deadline = G.t0 + std::chrono::duration_cast<Clock::duration>(
                               std::chrono::duration<double>(s.options_.timeout_s));
     submit({G.job});
@@ -485,7 +486,7 @@ void Server::Handlers::pool(const httplib::Request& req, httplib::Response& res,
             for (size_t l = 0; l < head->labels.size(); ++l) probs[head->labels[l]] = p.probs[l];
             data.push_back({{"index", i},
                             {"label", head->labels[static_cast<size_t>(p.label)]},
-                            {"probabilities", probs},
+                            {"probs", probs},
                             {"tokens", jobs[i]->prompt.size()}});
             continue;
         }
