@@ -22,21 +22,9 @@ namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
+using testing::metric_value;
+using testing::post_streaming;
 using testing::ServeProcess;
-
-// POST /v1/completions, the body handed to on_data as it arrives (false: hang up).
-httplib::Result post_streaming(httplib::Client& c, const json& body,
-                               std::function<bool(const char*, size_t)> on_data) {
-    httplib::Request req;
-    req.method = "POST";
-    req.path = "/v1/completions";
-    req.headers = {{"Content-Type", "application/json"}};
-    req.body = body.dump();
-    req.content_receiver = [on_data](const char* d, size_t n, uint64_t, uint64_t) {
-        return on_data(d, n);
-    };
-    return c.send(req);
-}
 
 struct ServeHttpTest : ::testing::Test {
     static void SetUpTestSuite() {
@@ -178,12 +166,6 @@ TEST_F(ServeHttpTest, ChecksTheApiKey) {
     EXPECT_EQ(c.Get("/v1/models", {{"Authorization", "Bearer wrong!"}})->status, 401);
     EXPECT_EQ(c.Get("/v1/models", {{"Authorization", "Bearer s3cret"}})->status, 200);
     std::filesystem::remove(key_file);
-}
-
-// The value of one series in a scrape (-1 if absent).
-double metric_value(const std::string& scrape, const std::string& series) {
-    const size_t at = scrape.find("\n" + series + " ");
-    return at == std::string::npos ? -1 : std::stod(scrape.substr(at + series.size() + 2));
 }
 
 // A raw connection that sends a streamed request, reads its first event and hangs up.

@@ -4,12 +4,15 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -91,5 +94,43 @@ class ServeProcess {
     int stdout_ = -1;
     int port_ = 0;
 };
+
+// POST `path`, the body handed to on_data as it arrives (false: hang up).
+inline httplib::Result post_streaming(httplib::Client& c, const nlohmann::json& body,
+                                      std::function<bool(const char*, size_t)> on_data,
+                                      const std::string& path = "/v1/completions") {
+    httplib::Request req;
+    req.method = "POST";
+    req.path = path;
+    req.headers = {{"Content-Type", "application/json"}};
+    req.body = body.dump();
+    req.content_receiver = [on_data](const char* d, size_t n, uint64_t, uint64_t) {
+        return on_data(d, n);
+    };
+    return c.send(req);
+}
+
+// The value of one series in a Prometheus scrape (-1 if absent).
+inline double metric_value(const std::string& scrape, const std::string& series) {
+    const size_t at = scrape.find("\n" + series + " ");
+    return at == std::string::npos ? -1 : std::stod(scrape.substr(at + series.size() + 2));
+}
+
+// The text of a completion stream's events, concatenated (chat deltas or completion text).
+inline std::string stream_text(const std::string& sse) {
+    std::string text;
+    size_t at = 0;
+    for (size_t next; (next = sse.find("\n\n", at)) != std::string::npos; at = next + 2) {
+        const std::string event = sse.substr(at, next - at);
+        if (event.rfind("data: {", 0) != 0) continue;
+        const auto j = nlohmann::json::parse(event.substr(6));
+        if (!j.contains("choices") || j["choices"].empty()) continue;
+        const auto& c = j["choices"][0];
+        if (c.contains("text")) text += c["text"].get<std::string>();
+        if (c.contains("delta") && c["delta"].contains("content"))
+            text += c["delta"]["content"].get<std::string>();
+    }
+    return text;
+}
 
 }  // namespace edgelm::testing

@@ -1,28 +1,53 @@
 // edgelm serve's HTTP side: OpenAI's wire format over cpp-httplib (no HTTP parsing of our
-// own), in front of the Engine. Routes: POST /v1/completions, /v1/chat/completions,
-// /v1/embeddings, /v1/classify; GET /v1/models, /health, /metrics. Every error is
-// OpenAI's {"error": {message, type, param, code}} with the status that fits; every
-// response says where its answer came from (X-Edgelm-Source) and which model variant
-// (X-Edgelm-Variant). The server listens before the model is loaded (/health answers
-// 503 until attach()), and drain() finishes what is in flight before it stops.
+// own), in front of one Engine per model variant. Routes: POST /v1/completions,
+// /v1/chat/completions, /v1/embeddings, /v1/classify, /v1/feedback; GET /v1/models,
+// /health, /metrics. Every error is OpenAI's {"error": {message, type, param, code}} with
+// the status that fits; every response says where its answer came from
+// (X-Edgelm-Source: local, cache or fallback) and which variant answered
+// (X-Edgelm-Variant: a or b). The server listens before the model is loaded (/health
+// answers 503 until attach()), and drain() finishes what is in flight before it stops.
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "runtime/lora_adapter.h"
 #include "runtime/model.h"
 #include "serve/chat_template.h"
 #include "serve/engine.h"
 #include "serve/metrics.h"
+#include "serve/response_cache.h"
+#include "serve/upstream.h"
 
 namespace httplib {
 class Server;
 }
 
 namespace edgelm::serve {
+
+// One model the server answers with: variant "a", and "b" under A/B testing.
+struct ServedModel {
+    std::string variant;
+    std::shared_ptr<const Model> model;
+    Engine* engine = nullptr;
+    std::string model_id;  // what /v1/models lists and responses name
+    ChatFormat chat_format = ChatFormat::Plain;
+    std::string fingerprint;  // hex of the model file's header fingerprint
+};
+
+// When a request goes to the upstream instead of (or after) the local model.
+struct FallbackPolicy {
+    bool on_length = false;     // the prompt does not fit the local context
+    bool on_overload = false;   // every slot and the queue are taken
+    double confidence = -1;     // local answer's mean token probability below this; -1: off
+    int confidence_tokens = 8;  // a stream decides on its first this many tokens
+};
 
 struct ServerOptions {
     std::string host = "127.0.0.1";
@@ -33,6 +58,11 @@ struct ServerOptions {
     bool log_json = false;   // one JSON line per request on stderr (else a plain line)
     std::map<std::string, std::shared_ptr<const LoraAdapter>> adapters;  // by --lora NAME
     int slots_hint = 4, queue_hint = 16;  // the engine's, to size the HTTP thread pool
+    double split = 0;                     // share of requests for variant b
+    UpstreamOptions upstream;             // base_url empty: no fallback
+    FallbackPolicy fallback;
+    size_t cache_bytes = 0;  // 0: no response cache
+    double cache_ttl_s = 300;
 };
 
 class Server {
@@ -43,34 +73,41 @@ class Server {
     int bind();
     // Serves until stop() (call from another thread). Requests before attach() get 503.
     void run();
-    // Makes the model and engine live (both outlive the server).
-    void attach(std::shared_ptr<const Model> model, Engine* engine, std::string model_id);
     // The adapters requests may name (loaded after the model, before attach()).
     void set_adapters(std::map<std::string, std::shared_ptr<const LoraAdapter>> adapters) {
         options_.adapters = std::move(adapters);
     }
+    // Makes the models live (variant a, and b for A/B); they outlive the server.
+    void attach(std::vector<ServedModel> models);
     // Refuses new requests (503), waits up to `grace_s` for those in flight, then stops.
     void drain(double grace_s);
     void stop();
     Metrics& metrics() { return metrics_; }
 
-  private:
-  public:
-    struct Handlers;  // the route handlers (server.cpp)
+    struct Handlers;  // the route handlers (server_handlers.h)
 
   private:
+    friend struct Handlers;
     friend struct Generation;
+
+    // The variant a request's response id was answered by, for /v1/feedback (the most
+    // recent kFeedbackIds ids are remembered).
+    void remember_response(const std::string& id, const std::string& variant);
+    std::string variant_of(const std::string& id) const;
+    static constexpr size_t kFeedbackIds = 100000;
 
     ServerOptions options_;
     std::unique_ptr<httplib::Server> http_;
     Metrics metrics_;
-    std::shared_ptr<const Model> model_;
-    Engine* engine_ = nullptr;
-    std::string model_id_;
-    ChatFormat chat_format_ = ChatFormat::Plain;
+    std::vector<ServedModel> models_;
+    std::unique_ptr<Upstream> upstream_;
+    std::unique_ptr<ResponseCache> cache_;
     std::atomic<bool> ready_{false}, draining_{false};
     std::atomic<int> in_flight_{0};  // requests being answered (streams included)
     std::atomic<uint64_t> next_id_{1};
+    mutable std::mutex responses_mutex_;
+    std::deque<std::string> response_order_;
+    std::unordered_map<std::string, std::string> response_variant_;
 };
 
 }  // namespace edgelm::serve
