@@ -98,6 +98,29 @@ TEST_F(EngineTest, GreedyTokensAreTheSameAloneBatchedAndFromTheCache) {
     EXPECT_GE(engine.prefix_hit_tokens(), prompt.size() - 1);
 }
 
+TEST_F(EngineTest, SavedPrefixesOutliveTheirSlot) {
+    Engine engine(model, {.slots = 1,
+                          .ctx = 128,
+                          .queue = 1,
+                          .threads = 1,
+                          .prefix_cache_bytes = 1 << 20,
+                          .min_saved_prefix = 4});
+    const auto a = some_tokens(20, 11), b = some_tokens(15, 12);
+    const auto expected = alone(model, a, 8);
+    for (const auto& prompt : {a, b}) {
+        auto job = greedy_job(prompt, 8);
+        ASSERT_TRUE(engine.submit(job));
+        collect(*job);
+    }
+    EXPECT_GT(engine.saved_prefix_bytes(), 0u);  // a's keys and values, saved when b took the slot
+    auto again = greedy_job(a, 8);
+    ASSERT_TRUE(engine.submit(again));
+    EXPECT_EQ(collect(*again), expected);
+    EXPECT_TRUE(again->restored_prefix);
+    EXPECT_EQ(again->cached_tokens, 19);
+    EXPECT_EQ(engine.prefix_restores(), 1u);
+}
+
 TEST_F(EngineTest, QueueIsBoundedAndACancelledJobFreesItsSlot) {
     Engine engine(model, {.slots = 1, .ctx = 128, .queue = 1, .threads = 1});
     auto running = greedy_job(some_tokens(5, 7), -1);  // until the context is full

@@ -65,6 +65,27 @@ TEST_F(SessionTest, SaveAndLoadResumesToTheSameTokens) {
     std::filesystem::remove(state);
 }
 
+TEST_F(SessionTest, SnapshotRestoresThePrefixIntoAnotherSession) {
+    SessionParams greedy;
+    greedy.sampler.temperature = 0;
+    Session a(model_, greedy);
+    a.eval(prompt_);
+    const SessionSnapshot snap = a.snapshot(5);
+    const std::vector<TokenId> expected = generate(a, 12);
+    EXPECT_EQ(snap.tokens.size(), 5u);
+
+    Session b(model_, greedy);
+    b.eval(std::vector<TokenId>{7, 8, 9});  // other content, overwritten
+    b.restore(snap);
+    EXPECT_EQ(b.position(), 5);
+    b.eval(std::span<const TokenId>(prompt_).subspan(5));  // the rest of the prompt
+    EXPECT_EQ(generate(b, 12), expected);
+    EXPECT_THROW(a.snapshot(1000), ArgumentError);
+    SessionSnapshot foreign = snap;
+    foreign.fingerprint ^= 1;
+    EXPECT_THROW(b.restore(foreign), ArgumentError);
+}
+
 TEST_F(SessionTest, SameSeedSameTokensAndSessionsShareOneModel) {
     std::vector<TokenId> r1, r2;
     std::thread t1([&] {

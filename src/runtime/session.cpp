@@ -271,6 +271,39 @@ void Session::save_state(const std::string& path) const {
     w.commit();
 }
 
+SessionSnapshot Session::snapshot(int n) const {
+    if (n < 0 || n > position())
+        throw ArgumentError("snapshot: " + std::to_string(n) + " is outside 0.." +
+                            std::to_string(position()));
+    const ModelConfig& c = model_->config();
+    SessionSnapshot s;
+    s.fingerprint = state_fingerprint();
+    s.tokens.assign(tokens_.begin(), tokens_.begin() + n);
+    const size_t rows = static_cast<size_t>(n) * static_cast<size_t>(c.kv_dim());
+    s.kv.resize(2 * static_cast<size_t>(c.n_layers) * rows);
+    for (int l = 0; l < c.n_layers; ++l) {
+        gather_kv(k_cache_, l, n, s.kv.data() + (2 * static_cast<size_t>(l)) * rows);
+        gather_kv(v_cache_, l, n, s.kv.data() + (2 * static_cast<size_t>(l) + 1) * rows);
+    }
+    return s;
+}
+
+void Session::restore(const SessionSnapshot& s) {
+    const ModelConfig& c = model_->config();
+    const int n = static_cast<int>(s.tokens.size());
+    const size_t rows = static_cast<size_t>(n) * static_cast<size_t>(c.kv_dim());
+    if (s.fingerprint != state_fingerprint())
+        throw ArgumentError("restore: the snapshot was taken with another model or adapters");
+    if (n > n_ctx_ || s.kv.size() != 2 * static_cast<size_t>(c.n_layers) * rows)
+        throw ArgumentError("restore: the snapshot does not fit this session (" +
+                            std::to_string(n) + " tokens)");
+    for (int l = 0; l < c.n_layers; ++l) {
+        scatter_kv(k_cache_, l, n, s.kv.data() + (2 * static_cast<size_t>(l)) * rows);
+        scatter_kv(v_cache_, l, n, s.kv.data() + (2 * static_cast<size_t>(l) + 1) * rows);
+    }
+    tokens_ = s.tokens;
+}
+
 void Session::load_state(const std::string& path) {
     const ModelConfig& c = model_->config();
     MappedFile f(path);

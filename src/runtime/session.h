@@ -27,6 +27,16 @@ using ActivationObserver =
 
 class Session;
 
+// The first tokens of a session with their keys and values, kept in memory (a server's
+// prefix cache): restored into any session of the same model and adapters, it continues
+// exactly where this one was after those tokens.
+struct SessionSnapshot {
+    std::vector<TokenId> tokens;
+    std::vector<float> kv;  // per layer: K then V rows, (tokens, kv_dim) each
+    uint64_t fingerprint = 0;
+    size_t bytes() const { return tokens.size() * sizeof(TokenId) + kv.size() * sizeof(float); }
+};
+
 // One session's share of a batch that several sessions run together (Session::eval_batch):
 // its tokens are appended at its position, as Session::eval would append them.
 struct BatchPart {
@@ -98,6 +108,13 @@ class Session {
     // cache). load_state throws FormatError if the file is damaged or from another model.
     void save_state(const std::string& path) const;
     void load_state(const std::string& path);
+
+    // The first n tokens (n <= position()) and their keys and values, in memory.
+    SessionSnapshot snapshot(int n) const;
+    // Continues from a snapshot: its tokens become this session's, their keys and values
+    // its cache. The last logits are not restored: run at least one token before sample().
+    // Throws ArgumentError for a snapshot of another model or adapters, or too long.
+    void restore(const SessionSnapshot& snapshot);
 
   private:
     // Runs up to kMaxBatch tokens at positions pos0.. through the decoder, writing

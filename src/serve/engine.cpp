@@ -105,6 +105,15 @@ uint64_t Engine::prefix_hit_tokens() const {
     return prefix_hits_;
 }
 
+uint64_t Engine::prefix_restores() const {
+    std::lock_guard lock(mutex_);
+    return prefix_restores_;
+}
+
+size_t Engine::saved_prefix_bytes() const {
+    return saved_bytes_;
+}
+
 void Engine::loop() {
     std::vector<std::shared_ptr<Job>> starting;
     for (;;) {
@@ -135,26 +144,96 @@ void Engine::loop() {
     }
 }
 
+namespace {
+
+// How many of the prompt's tokens a cache holding `cached` can give (one is always left
+// to run, for its logits).
+size_t common_prefix(const std::vector<TokenId>& cached, const std::vector<TokenId>& prompt) {
+    const size_t n = std::min(cached.size(), prompt.size() - 1);
+    size_t i = 0;
+    while (i < n && cached[i] == prompt[i]) ++i;
+    return i;
+}
+
+}  // namespace
+
+void Engine::save_prefix(const Slot& s) {
+    const auto& tokens = s.session->tokens();
+    if (options_.prefix_cache_bytes == 0 ||
+        static_cast<int>(tokens.size()) < options_.min_saved_prefix)
+        return;
+    // A saved prefix of this one is replaced by it; if this is a prefix of one, nothing to add.
+    for (auto it = saved_.begin(); it != saved_.end();) {
+        const auto& t = it->snapshot.tokens;
+        const bool same_lora = same_adapters(it->lora, s.session->lora());
+        if (same_lora && t.size() >= tokens.size() &&
+            std::equal(tokens.begin(), tokens.end(), t.begin()))
+            return;
+        if (same_lora && t.size() < tokens.size() &&
+            std::equal(t.begin(), t.end(), tokens.begin())) {
+            saved_bytes_ -= it->snapshot.bytes();
+            it = saved_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    SavedPrefix p{s.session->snapshot(static_cast<int>(tokens.size())), s.session->lora()};
+    if (p.snapshot.bytes() > options_.prefix_cache_bytes) return;
+    while (saved_bytes_ + p.snapshot.bytes() > options_.prefix_cache_bytes) {
+        saved_bytes_ -= saved_.back().snapshot.bytes();
+        saved_.pop_back();
+    }
+    saved_bytes_ += p.snapshot.bytes();
+    saved_.push_front(std::move(p));
+}
+
 void Engine::assign(std::shared_ptr<Job> job) {
+    const bool generate = job->kind == Job::Kind::Generate;
     Slot* best = nullptr;
     size_t best_reuse = 0;
     for (Slot& s : slots_) {
         if (s.job) continue;
-        size_t reuse = 0;
-        if (job->kind == Job::Kind::Generate && same_adapters(s.session->lora(), job->lora)) {
-            const auto& cached = s.session->tokens();
-            const size_t n = std::min(cached.size(), job->prompt.size() - 1);  // keep one to run
-            while (reuse < n && cached[reuse] == job->prompt[reuse]) ++reuse;
-        }
+        const size_t reuse = generate && same_adapters(s.session->lora(), job->lora)
+                                 ? common_prefix(s.session->tokens(), job->prompt)
+                                 : 0;
         if (!best || reuse > best_reuse || (reuse == best_reuse && s.last_used < best->last_used)) {
             best = &s;
             best_reuse = reuse;
         }
     }
     Slot& s = *best;  // running_ <= slots guarantees one is free
+    // A saved snapshot that gives more than any slot does.
+    auto best_saved = [&](size_t& reuse_out) {
+        auto found = saved_.end();
+        reuse_out = 0;
+        if (generate)
+            for (auto it = saved_.begin(); it != saved_.end(); ++it) {
+                if (!same_adapters(it->lora, job->lora)) continue;
+                const size_t reuse = common_prefix(it->snapshot.tokens, job->prompt);
+                if (reuse > reuse_out) {
+                    found = it;
+                    reuse_out = reuse;
+                }
+            }
+        return found;
+    };
+    size_t restore_reuse = 0;
+    best_saved(restore_reuse);
+    const bool use_saved = restore_reuse > best_reuse &&
+                           restore_reuse >= static_cast<size_t>(options_.min_saved_prefix);
+    // What the slot held beyond what this job keeps is worth keeping for later (saving may
+    // drop snapshots it extends, so the one to restore is looked up again after).
+    const size_t keep = use_saved ? 0 : best_reuse;
+    if (s.session->position() - static_cast<int>(keep) >= options_.min_saved_prefix) save_prefix(s);
+    const auto restore = use_saved ? best_saved(restore_reuse) : saved_.end();
     if (!same_adapters(s.session->lora(), job->lora)) {
         s.session->set_lora(job->lora);  // the cached keys and values were made without them
         s.session->reset();
+    }
+    if (restore != saved_.end()) {
+        s.session->restore(restore->snapshot);
+        saved_.splice(saved_.begin(), saved_, restore);
+        best_reuse = restore_reuse;
     }
     s.session->truncate(static_cast<int>(best_reuse));
     s.session->sampler() = Sampler(job->sampler);
@@ -163,10 +242,12 @@ void Engine::assign(std::shared_ptr<Job> job) {
     s.pooled_sum.assign(
         job->kind == Job::Kind::Pool ? static_cast<size_t>(model_->config().dim) : 0, 0.0f);
     job->cached_tokens = static_cast<int>(best_reuse);
+    job->restored_prefix = restore != saved_.end();
     job->started_at = Clock::now();
     {
         std::lock_guard lock(mutex_);
         prefix_hits_ += best_reuse;
+        if (restore != saved_.end()) ++prefix_restores_;
     }
     s.job = std::move(job);
 }

@@ -4,12 +4,15 @@
 // prompt, so weights are read once per step for all streams and a new prompt delays the
 // running streams by one chunk at most. A slot keeps its tokens after a request, and the
 // next request whose prompt starts the same (with the same adapters) reuses those keys
-// and values. Kernels sum in one order whatever the batch, so a greedy request's output
-// is the same alone, batched or from the prefix cache.
+// and values; what a slot held before it was taken for another prompt can be kept in a
+// byte-bounded LRU of snapshots and restored into any slot. Kernels sum in one order whatever the
+// batch, so a greedy request's output is the same alone, batched or from the prefix cache.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -26,6 +29,11 @@ struct EngineOptions {
     int queue = 16;  // jobs waiting for a slot, beyond those running
     int threads = 1;
     int prefill_chunk = 32;  // prompt tokens per step while other slots are decoding
+    // Saved prefixes: when a slot is taken for another prompt, what it held is kept (up to
+    // this many bytes of keys and values, least recently used first out) for a later
+    // request that starts the same. 0: only what the slots themselves hold.
+    size_t prefix_cache_bytes = 0;
+    int min_saved_prefix = 16;  // tokens worth saving or restoring
 };
 
 class Engine {
@@ -46,6 +54,8 @@ class Engine {
     int busy_slots() const;
     int queued() const;
     uint64_t prefix_hit_tokens() const;
+    uint64_t prefix_restores() const;  // requests that started from a saved snapshot
+    size_t saved_prefix_bytes() const;
 
   private:
     struct Slot {
@@ -60,6 +70,7 @@ class Engine {
 
     void loop();
     void assign(std::shared_ptr<Job> job);  // to the free slot that reuses the most
+    void save_prefix(const Slot& s);        // into saved_, before the slot is overwritten
     void step();
     void after_step(Slot& s);
     void release(Slot& s, FinishReason r, std::string error = {});
@@ -71,6 +82,12 @@ class Engine {
     int n_ctx_;
     Session engine_;  // threads and scratch for every step; its own cache is unused
     std::vector<Slot> slots_;
+    struct SavedPrefix {
+        SessionSnapshot snapshot;
+        std::vector<LoraBinding> lora;
+    };
+    std::list<SavedPrefix> saved_;        // most recently used first
+    std::atomic<size_t> saved_bytes_{0};  // read by other threads (metrics)
     std::vector<BatchPart> parts_;
     std::vector<Slot*> part_slots_;
 
@@ -79,7 +96,7 @@ class Engine {
     std::deque<std::shared_ptr<Job>> queue_;
     int running_ = 0;  // jobs in slots
     bool stopping_ = false;
-    uint64_t prefix_hits_ = 0;
+    uint64_t prefix_hits_ = 0, prefix_restores_ = 0;
     std::thread thread_;
 };
 

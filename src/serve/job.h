@@ -50,8 +50,9 @@ class Job {
 
     // What happened, when (set by the engine; read after finished() or under wait()).
     Clock::time_point queued_at = Clock::now(), started_at, first_token_at, finished_at;
-    int cached_tokens = 0;      // prompt tokens whose keys and values a slot already held
-    std::vector<float> pooled;  // Pool: the mean final normed hidden state
+    int cached_tokens = 0;         // prompt tokens whose keys and values were reused
+    bool restored_prefix = false;  // ... from a saved snapshot (not the slot's own)
+    std::vector<float> pooled;     // Pool: the mean final normed hidden state
 
     // Engine side.
     void push(SampledToken t);

@@ -51,6 +51,9 @@ void Server::Handlers::declare_metrics() {
     m.declare("edgelm_generated_tokens_total", T::Counter, "Tokens generated locally.");
     m.declare("edgelm_prefix_cache_hit_tokens_total", T::Counter,
               "Prompt tokens whose keys and values a slot already held.");
+    m.declare("edgelm_prefix_cache_restores_total", T::Counter,
+              "Requests that started from a saved prefix snapshot (--prefix-cache-mb).");
+    m.declare("edgelm_prefix_cache_bytes", T::Gauge, "Bytes of saved prefix snapshots.");
     m.declare("edgelm_response_cache_hits_total", T::Counter,
               "Deterministic requests answered from the response cache.");
     m.declare("edgelm_response_cache_misses_total", T::Counter,
@@ -88,6 +91,7 @@ void Server::Handlers::record_generation(const Job& job, int completion_tokens,
     m.add("edgelm_prompt_tokens_total", v, static_cast<double>(job.prompt.size()));
     m.add("edgelm_generated_tokens_total", v, completion_tokens);
     m.add("edgelm_prefix_cache_hit_tokens_total", v, job.cached_tokens);
+    if (job.restored_prefix) m.add("edgelm_prefix_cache_restores_total", v);
     if (job.started_at != Clock::time_point{})
         m.observe("edgelm_queue_wait_seconds", v, seconds_between(job.queued_at, job.started_at));
     if (completion_tokens > 0) {
@@ -322,6 +326,8 @@ Server::Server(ServerOptions options)
             metrics_.set("edgelm_slots_busy", v, m.engine->busy_slots());
             metrics_.set("edgelm_slots", v, m.engine->slots());
             metrics_.set("edgelm_queue_depth", v, m.engine->queued());
+            metrics_.set("edgelm_prefix_cache_bytes", v,
+                         static_cast<double>(m.engine->saved_prefix_bytes()));
         }
         if (upstream_)
             metrics_.set("edgelm_upstream_circuit_open", {}, upstream_->circuit_open() ? 1 : 0);

@@ -23,7 +23,8 @@ inline double seconds_between(Clock::time_point a, Clock::time_point b) {
 }
 
 // Sets a header, replacing any earlier value (cpp-httplib's set_header adds another).
-inline void replace_header(httplib::Response& res, const std::string& key, const std::string& value) {
+inline void replace_header(httplib::Response& res, const std::string& key,
+                           const std::string& value) {
     res.headers.erase(key);
     res.set_header(key, value);
 }

@@ -18,7 +18,7 @@ namespace {
 
 struct ServeOptions {
     std::string model, model_b, api_key_file, fallback_key_file, fallback_when = "length,overload";
-    double cache_mb = 0;
+    double cache_mb = 0, prefix_cache_mb = 0;
     std::vector<std::string> lora;
     serve::ServerOptions server;
     serve::EngineOptions engine;
@@ -80,6 +80,8 @@ void check(ServeOptions& o) {
     }
     if (o.cache_mb < 0) throw ArgumentError("serve: --cache-mb must be >= 0");
     o.server.cache_bytes = static_cast<size_t>(o.cache_mb * 1024 * 1024);
+    if (o.prefix_cache_mb < 0) throw ArgumentError("serve: --prefix-cache-mb must be >= 0");
+    o.engine.prefix_cache_bytes = static_cast<size_t>(o.prefix_cache_mb * 1024 * 1024);
     o.server.slots_hint = o.engine.slots;
     o.server.queue_hint = o.engine.queue;
 }
@@ -198,6 +200,10 @@ void add_serve(CLI::App& app) {
     sub->add_option(
            "--cache-mb", o->cache_mb,
            "Response cache for deterministic requests (temperature 0 or a seed), in MiB (0: off)")
+        ->capture_default_str();
+    sub->add_option("--prefix-cache-mb", o->prefix_cache_mb,
+                    "Keys and values of earlier prompts kept beyond the slots (MiB, LRU; 0: only "
+                    "the slots')")
         ->capture_default_str();
     sub->add_option("--cache-ttl", o->server.cache_ttl_s, "Seconds a cached response is reused")
         ->capture_default_str();
