@@ -17,6 +17,7 @@ void add_inspect(CLI::App& app);
 void add_init(CLI::App& app);
 void add_run(CLI::App& app);
 void add_serve(CLI::App& app);
+void add_chat(CLI::App& app);
 void add_ab_report(CLI::App& app);
 void add_perplexity(CLI::App& app);
 void add_classify(CLI::App& app);  // classify

@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
     edgelm::cli::add_init(app);
     edgelm::cli::add_run(app);
     edgelm::cli::add_serve(app);
+    edgelm::cli::add_chat(app);
     edgelm::cli::add_ab_report(app);
     edgelm::cli::add_perplexity(app);
     edgelm::cli::add_classify(app);
