@@ -37,6 +37,7 @@ struct Generation {
     GenerationRequest g;
     const ServedModel* m = nullptr;
     std::string id;
+    uint64_t number = 0;  // of the id
     int64_t created = static_cast<int64_t>(std::time(nullptr));
     Clock::time_point t0 = Clock::now();
     std::shared_ptr<Job> job = std::make_shared<Job>();
@@ -81,7 +82,7 @@ struct Generation {
     void finished(int code) {
         h.count(endpoint, code, m->variant);
         h.record_duration(endpoint, m->variant, t0);
-        s.remember_response(id, m->variant);
+        s.remember_response(number, m->variant);
     }
 
     void answer_cached(httplib::Response& res, const CachedAnswer& a);
@@ -411,7 +412,8 @@ void Server::Handlers::generate(const httplib::Request& req, httplib::Response& 
     G.m = &choose(req, G.g.user);
     replace_header(res, "X-Edgelm-Variant", G.m->variant);
     G.prepare();
-    G.id = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(s.next_id_++);
+    G.number = s.next_id_++;
+    G.id = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(G.number);
     const FallbackPolicy& policy = s.options_.fallback;
 
     if (!G.fits()) {

@@ -171,20 +171,24 @@ void Server::Handlers::feedback(const httplib::Request& req, httplib::Response& 
     count("feedback", 200, variant);
 }
 
-void Server::remember_response(const std::string& id, const std::string& variant) {
+void Server::remember_response(uint64_t n, const std::string& variant) {
     std::lock_guard lock(responses_mutex_);
-    response_variant_[id] = variant;
-    response_order_.push_back(id);
-    if (response_order_.size() > kFeedbackIds) {
-        response_variant_.erase(response_order_.front());
-        response_order_.pop_front();
-    }
+    answered_by_[n % kFeedbackIds] = variant == "b" ? 2 : 1;
 }
 
 std::string Server::variant_of(const std::string& id) const {
+    std::string_view digits = id;
+    for (std::string_view prefix : {"chatcmpl-", "cmpl-"})
+        if (digits.substr(0, prefix.size()) == prefix) digits.remove_prefix(prefix.size());
+    if (digits.empty() || digits.size() > 19 || digits.size() == id.size() ||
+        digits.find_first_not_of("0123456789") != std::string_view::npos)
+        return {};
+    const uint64_t n = std::stoull(std::string(digits));
+    const uint64_t next = next_id_;
+    if (n == 0 || n >= next || next - n > kFeedbackIds) return {};  // never given, or forgotten
     std::lock_guard lock(responses_mutex_);
-    auto it = response_variant_.find(id);
-    return it == response_variant_.end() ? std::string() : it->second;
+    const uint8_t v = answered_by_[n % kFeedbackIds];
+    return v == 0 ? std::string() : v == 2 ? "b" : "a";
 }
 
 Server::Server(ServerOptions options)

@@ -9,12 +9,10 @@
 #pragma once
 
 #include <atomic>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "runtime/lora_adapter.h"
@@ -90,11 +88,12 @@ class Server {
     friend struct Handlers;
     friend struct Generation;
 
-    // The variant a request's response id was answered by, for /v1/feedback (the most
-    // recent kFeedbackIds ids are remembered).
-    void remember_response(const std::string& id, const std::string& variant);
+    // The variant that gave response number n ("cmpl-n", "chatcmpl-n"), for /v1/feedback:
+    // one byte per id in a ring of the most recent kFeedbackIds, allocated once, so
+    // remembering costs no memory per request.
+    void remember_response(uint64_t n, const std::string& variant);
     std::string variant_of(const std::string& id) const;
-    static constexpr size_t kFeedbackIds = 100000;
+    static constexpr uint64_t kFeedbackIds = 100000;
 
     ServerOptions options_;
     std::unique_ptr<httplib::Server> http_;
@@ -106,8 +105,8 @@ class Server {
     std::atomic<int> in_flight_{0};  // requests being answered (streams included)
     std::atomic<uint64_t> next_id_{1};
     mutable std::mutex responses_mutex_;
-    std::deque<std::string> response_order_;
-    std::unordered_map<std::string, std::string> response_variant_;
+    std::vector<uint8_t> answered_by_ =
+        std::vector<uint8_t>(kFeedbackIds, 0);  // 0: none, 1: a, 2: b
 };
 
 }  // namespace edgelm::serve
