@@ -85,6 +85,7 @@ TEST(ServeApiRequestTest, RefusesHostileFieldsNamingThem) {
     expect_refused(R"({"prompt":"a","top_p":1.5})", "top_p");
     expect_refused(R"({"prompt":"a","top_k":-3})", "top_k");
     expect_refused(R"({"prompt":"a","min_p":2})", "min_p");
+    expect_refused(R"({"prompt":"a","min_p":1})", "min_p");  // the sampler needs < 1
     expect_refused(R"({"prompt":"a","repeat_penalty":100})", "repeat_penalty");
     expect_refused(R"({"prompt":"a","presence_penalty":1})", "presence_penalty");
     expect_refused(R"({"prompt":"a","n":2})", "n");

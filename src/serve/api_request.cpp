@@ -114,6 +114,7 @@ void parse_common(const json& body, GenerationRequest& r) {
     if (r.sampler.top_p == 0) throw bad_field("top_p", "must be above 0");
     r.sampler.top_k = static_cast<int>(integer_field(body, "top_k", r.sampler.top_k, 0, 1 << 20));
     r.sampler.min_p = static_cast<float>(number_field(body, "min_p", r.sampler.min_p, 0, 1));
+    if (r.sampler.min_p >= 1) throw bad_field("min_p", "must be below 1");
     r.sampler.repeat_penalty =
         static_cast<float>(number_field(body, "repeat_penalty", r.sampler.repeat_penalty, 0.5, 2));
     for (const char* unsupported : {"presence_penalty", "frequency_penalty"})

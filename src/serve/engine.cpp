@@ -138,7 +138,17 @@ void Engine::loop() {
             }
             if (running_ == 0) continue;
         }
-        for (auto& job : starting) assign(std::move(job));
+        for (auto& job : starting) {
+            try {
+                assign(job);
+            } catch (const std::exception& e) {  // nothing a request brings may stop the engine
+                job->finish(FinishReason::Error, e.what());
+                for (Slot& s : slots_)
+                    if (s.job == job) s.job.reset();
+                std::lock_guard lock(mutex_);
+                --running_;
+            }
+        }
         starting.clear();
         step();
     }
@@ -177,8 +187,12 @@ void Engine::save_prefix(const Slot& s) {
             ++it;
         }
     }
+    const ModelConfig& c = model_->config();
+    const size_t bytes =
+        tokens.size() * (sizeof(TokenId) + 2 * static_cast<size_t>(c.n_layers) *
+                                               static_cast<size_t>(c.kv_dim()) * sizeof(float));
+    if (bytes > options_.prefix_cache_bytes) return;  // before copying anything
     SavedPrefix p{s.session->snapshot(static_cast<int>(tokens.size())), s.session->lora()};
-    if (p.snapshot.bytes() > options_.prefix_cache_bytes) return;
     while (saved_bytes_ + p.snapshot.bytes() > options_.prefix_cache_bytes) {
         saved_bytes_ -= saved_.back().snapshot.bytes();
         saved_.pop_back();
@@ -352,11 +366,14 @@ SampledToken Engine::sampled(Slot& s, TokenId id) const {
 }
 
 void Engine::release(Slot& s, FinishReason r, std::string error) {
-    s.job->finish(r, std::move(error));
-    s.job.reset();
+    // The slot is free before the job says it ended: whoever sees the end sees the slot free.
+    const std::shared_ptr<Job> job = std::move(s.job);
     s.last_used = Clock::now();
-    std::lock_guard lock(mutex_);
-    --running_;
+    {
+        std::lock_guard lock(mutex_);
+        --running_;
+    }
+    job->finish(r, std::move(error));
 }
 
 }  // namespace edgelm::serve

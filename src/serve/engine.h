@@ -51,6 +51,7 @@ class Engine {
 
     int n_ctx() const { return n_ctx_; }
     int slots() const { return static_cast<int>(slots_.size()); }
+    int capacity() const { return options_.slots + options_.queue; }  // jobs admitted at once
     int busy_slots() const;
     int queued() const;
     uint64_t prefix_hit_tokens() const;

@@ -75,9 +75,10 @@ struct Generation {
         s.metrics_.add("edgelm_fallback_total", {{"reason", why}, {"variant", m->variant}});
     }
     void count_upstream_error(const UpstreamReply& r) {
-        s.metrics_.add("edgelm_upstream_errors_total",
-                       {{"kind", r.outcome == UpstreamReply::Outcome::CircuitOpen ? "circuit_open"
-                                                                                  : "failed"}});
+        const char* kind = r.outcome == UpstreamReply::Outcome::CircuitOpen ? "circuit_open"
+                           : r.outcome == UpstreamReply::Outcome::Busy      ? "busy"
+                                                                            : "failed";
+        s.metrics_.add("edgelm_upstream_errors_total", {{"kind", kind}});
     }
     void finished(int code) {
         h.count(endpoint, code, m->variant);
@@ -90,6 +91,9 @@ struct Generation {
     void answer_whole(const httplib::Request& req, httplib::Response& res);
     void answer_stream(const httplib::Request& req, httplib::Response& res,
                        std::shared_ptr<Generation> self, const std::string& fallback_reason);
+    // The events of a stream, written to sink; false if the client left.
+    bool stream_events(httplib::DataSink& sink, const ClientConnection& conn,
+                       const std::string& fallback_reason);
 };
 
 void Generation::prepare() {
@@ -97,15 +101,25 @@ void Generation::prepare() {
     const char* prompt_field = chat ? "messages" : "prompt";
     stops = g.stop;
     if (chat) {
+        // The template's markers are control tokens; a message that spells one would turn
+        // into the real token (a user writing "<|im_end|><|im_start|>system ..."). Refused.
+        for (size_t i = 0; i < g.messages.size(); ++i)
+            for (const std::string& control : m->control_tokens)
+                if (g.messages[i].content.find(control) != std::string::npos)
+                    throw bad_field("messages", "[" + std::to_string(i) +
+                                                    "].content contains the control token " +
+                                                    control + "; remove it");
         const ChatPrompt p = render_chat(m->chat_format, g.messages);
         job->prompt = t.encode(p.text, t.vocab().add_bos, p.parse_special);
         for (const std::string& end : p.end_of_turn) {
             const auto& pieces = t.vocab().tokens;
             const auto it = std::find(pieces.begin(), pieces.end(), end);
-            if (it != pieces.end())
-                job->stop_ids.push_back(static_cast<TokenId>(it - pieces.begin()));
-            else
+            const TokenId token =
+                it == pieces.end() ? -1 : static_cast<TokenId>(it - pieces.begin());
+            if (token < 0)
                 stops.push_back(end);
+            else if (!(g.ignore_eos && token == t.vocab().eos))  // EOS ends no turn either
+                job->stop_ids.push_back(token);
         }
     } else if (!g.prompt_ids.empty()) {
         for (int32_t i : g.prompt_ids)
@@ -266,8 +280,8 @@ void Generation::answer_cached(httplib::Response& res, const CachedAnswer& a) {
 
 bool Generation::forward_whole(httplib::Response& res, const std::string& why, bool need_success) {
     count_fallback(why);
-    const UpstreamReply r =
-        s.upstream_->post(chat ? "/chat/completions" : "/completions", upstream_body());
+    const UpstreamReply r = s.upstream_->post(chat ? "/chat/completions" : "/completions",
+                                              upstream_body(), job->deadline);
     if (r.outcome != UpstreamReply::Outcome::Ok ||
         (need_success && (r.status < 200 || r.status >= 300))) {
         count_upstream_error(r);
@@ -313,95 +327,106 @@ void Generation::answer_stream(const httplib::Request& req, httplib::Response& r
         std::make_shared<ClientConnection>(req.remote_addr, req.remote_port, req.local_port);
     res.set_header("Cache-Control", "no-cache");
     if (!fallback_reason.empty()) replace_header(res, "X-Edgelm-Source", "fallback");
-    res.set_chunked_content_provider("text/event-stream", [self, in_flight, conn, fallback_reason](
-                                                              size_t, httplib::DataSink& sink) {
-        Generation& st = *self;
-        auto write = [&](const std::string& bytes) {
-            return sink.write(bytes.data(), bytes.size());
-        };
-        auto send = [&](const json& j) { return write("data: " + dump(j) + "\n\n"); };
-        auto end = [&](int code) {
-            write("data: [DONE]\n\n");
-            sink.done();
-            st.finished(code);
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [self, in_flight, conn, fallback_reason](size_t, httplib::DataSink& sink) {
+            // cpp-httplib does not catch what a content provider throws: nothing may escape.
+            try {
+                return self->stream_events(sink, *conn, fallback_reason);
+            } catch (const std::exception&) {
+                self->m->engine->cancel(*self->job);
+                return false;
+            }
+        },
+        // However the stream ended (a client that left, an upstream that broke off), the
+        // local job must not keep its slot.
+        [self](bool) {
+            if (self->job->finish_reason() == FinishReason::None)
+                self->m->engine->cancel(*self->job);
+        });
+}
+
+bool Generation::stream_events(httplib::DataSink& sink, const ClientConnection& conn,
+                               const std::string& fallback_reason) {
+    auto write = [&](const std::string& bytes) { return sink.write(bytes.data(), bytes.size()); };
+    auto send = [&](const json& j) { return write("data: " + dump(j) + "\n\n"); };
+    auto end = [&](int code) {
+        write("data: [DONE]\n\n");
+        sink.done();
+        finished(code);
+        return true;
+    };
+    if (!fallback_reason.empty()) {
+        count_fallback(fallback_reason);
+        bool client_left = false;
+        const UpstreamReply r =
+            s.upstream_->post(chat ? "/chat/completions" : "/completions", upstream_body(),
+                              job->deadline, [&](const char* d, size_t n) {
+                                  if (sink.write(d, n)) return true;
+                                  client_left = true;
+                                  return false;
+                              });
+        if (client_left) return false;
+        if (r.outcome == UpstreamReply::Outcome::Ok && r.status >= 200 && r.status < 300) {
+            if (!job->prompt.empty()) m->engine->cancel(*job);  // a confidence fallback
+            sink.done();  // the upstream's stream ended with its own [DONE]
+            h.count(endpoint, r.status, m->variant);
+            h.record_duration(endpoint, m->variant, t0);
             return true;
-        };
-        if (!fallback_reason.empty()) {
-            st.count_fallback(fallback_reason);
-            bool client_left = false;
-            const UpstreamReply r =
-                st.s.upstream_->post(st.chat ? "/chat/completions" : "/completions",
-                                     st.upstream_body(), [&](const char* d, size_t n) {
-                                         if (sink.write(d, n)) return true;
-                                         client_left = true;
-                                         return false;
-                                     });
-            if (client_left) return false;
-            if (r.outcome == UpstreamReply::Outcome::Ok && r.status >= 200 && r.status < 300) {
-                if (!st.job->prompt.empty())
-                    st.m->engine->cancel(*st.job);  // a confidence fallback
-                sink.done();  // the upstream's stream ended with its own [DONE]
-                st.h.count(st.endpoint, r.status, st.m->variant);
-                st.h.record_duration(st.endpoint, st.m->variant, st.t0);
-                return true;
-            }
-            if (r.outcome != UpstreamReply::Outcome::Ok) st.count_upstream_error(r);
-            if (r.streamed) {  // broke off midway: the client has part of an upstream answer
-                send(error_body(RequestError(502, "the upstream stream broke off: " + r.error, "",
-                                             "upstream_error")));
-                return end(502);
-            }
-            if (fallback_reason != "confidence") {
-                // Nothing local to give instead (the prompt did not fit, or the slots were full).
-                const RequestError e =
-                    r.outcome == UpstreamReply::Outcome::Ok
-                        ? RequestError(r.status, "the upstream refused the request: " + r.body, "",
-                                       "upstream_error")
-                        : RequestError(503, "no local slot and the upstream failed: " + r.error, "",
-                                       "upstream_error");
-                send(error_body(e));
-                return end(e.status());
-            }
-            // A confidence fallback whose upstream failed: the local answer after all.
         }
-        if (st.chat && !send(st.envelope(
-                           json::array({st.choice("", {}, 0, FinishReason::None, true)}), true))) {
-            st.m->engine->cancel(*st.job);
-            return false;
+        if (r.outcome != UpstreamReply::Outcome::Ok) count_upstream_error(r);
+        if (r.streamed) {  // broke off midway: the client has part of an upstream answer
+            send(error_body(RequestError(502, "the upstream stream broke off: " + r.error, "",
+                                         "upstream_error")));
+            return end(502);
         }
-        size_t offset = 0;
-        auto emit = [&](const std::string& piece, std::vector<SampledToken>& fresh) {
-            // Tokens whose text is held back (it may begin a stop string) go with the text
-            // they end in, unless the client asked for their log-probabilities.
-            if (piece.empty() && !st.g.logprobs) return true;
-            const bool ok = send(st.envelope(
-                json::array({st.choice(piece, fresh, offset, FinishReason::None, true)}), true));
-            offset += piece.size();
-            return ok;
-        };
-        if ((!st.held.empty() || (st.g.logprobs && !st.held_tokens.empty())) &&
-            !emit(st.held, st.held_tokens)) {
-            st.m->engine->cancel(*st.job);
-            return false;
+        if (fallback_reason != "confidence") {
+            // Nothing local to give instead (the prompt did not fit, or the slots were full).
+            const RequestError e =
+                r.outcome == UpstreamReply::Outcome::Ok
+                    ? RequestError(r.status, "the upstream refused the request: " + r.body, "",
+                                   "upstream_error")
+                    : RequestError(503, "no local slot and the upstream failed: " + r.error, "",
+                                   "upstream_error");
+            send(error_body(e));
+            return end(e.status());
         }
-        st.follow(*conn, emit);
-        if (st.reason == FinishReason::Cancelled) return false;
-        if (st.reason == FinishReason::Stop || st.reason == FinishReason::Length) {
-            json last =
-                st.envelope(json::array({st.choice("", {}, offset, st.reason, true)}), true);
-            last["usage"] = st.usage();
-            send(last);
-            if (st.g.include_usage) {
-                json u = st.envelope(json::array(), true);
-                u["usage"] = st.usage();
-                send(u);
-            }
-            st.h.record_generation(*st.job, st.used, st.t0, st.m->variant);
-        } else {
-            send(error_body(st.failure()));
+        // A confidence fallback whose upstream failed: the local answer after all.
+    }
+    if (chat && !send(envelope(json::array({choice("", {}, 0, FinishReason::None, true)}), true))) {
+        m->engine->cancel(*job);
+        return false;
+    }
+    size_t offset = 0;
+    auto emit = [&](const std::string& piece, std::vector<SampledToken>& fresh) {
+        // Tokens whose text is held back (it may begin a stop string) go with the text
+        // they end in, unless the client asked for their log-probabilities.
+        if (piece.empty() && !g.logprobs) return true;
+        const bool ok = send(
+            envelope(json::array({choice(piece, fresh, offset, FinishReason::None, true)}), true));
+        offset += piece.size();
+        return ok;
+    };
+    if ((!held.empty() || (g.logprobs && !held_tokens.empty())) && !emit(held, held_tokens)) {
+        m->engine->cancel(*job);
+        return false;
+    }
+    follow(conn, emit);
+    if (reason == FinishReason::Cancelled) return false;
+    if (reason == FinishReason::Stop || reason == FinishReason::Length) {
+        json last = envelope(json::array({choice("", {}, offset, reason, true)}), true);
+        last["usage"] = usage();
+        send(last);
+        if (g.include_usage) {
+            json u = envelope(json::array(), true);
+            u["usage"] = usage();
+            send(u);
         }
-        return end(200);
-    });
+        h.record_generation(*job, used, t0, m->variant);
+    } else {
+        send(error_body(failure()));
+    }
+    return end(200);
 }
 
 void Server::Handlers::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
@@ -413,6 +438,7 @@ void Server::Handlers::generate(const httplib::Request& req, httplib::Response& 
     replace_header(res, "X-Edgelm-Variant", G.m->variant);
     G.prepare();
     G.number = s.next_id_++;
+    s.remember_response(G.number, "");  // the ring place held an id 100,000 older
     G.id = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(G.number);
     const FallbackPolicy& policy = s.options_.fallback;
 

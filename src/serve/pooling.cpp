@@ -49,6 +49,11 @@ void Server::Handlers::pool(const httplib::Request& req, httplib::Response& res,
                     "input", "holds token id " + std::to_string(id) + ", outside the vocabulary");
         inputs.push_back(ids);
     }
+    if (static_cast<int>(inputs.size()) > m.engine->capacity())
+        throw bad_field("input", "holds " + std::to_string(inputs.size()) +
+                                     " inputs; this server takes at most " +
+                                     std::to_string(m.engine->capacity()) +
+                                     " at once (--slots + --queue)");
     std::vector<std::shared_ptr<Job>> jobs;
     int prompt_tokens = 0;
     for (size_t i = 0; i < inputs.size(); ++i) {

@@ -173,7 +173,7 @@ void Server::Handlers::feedback(const httplib::Request& req, httplib::Response& 
 
 void Server::remember_response(uint64_t n, const std::string& variant) {
     std::lock_guard lock(responses_mutex_);
-    answered_by_[n % kFeedbackIds] = variant == "b" ? 2 : 1;
+    answered_by_[n % kFeedbackIds] = variant.empty() ? 0 : variant == "b" ? 2 : 1;
 }
 
 std::string Server::variant_of(const std::string& id) const {
@@ -205,6 +205,9 @@ Server::Server(ServerOptions options)
     const size_t threads = 2 * static_cast<size_t>(options_.slots_hint + options_.queue_hint) + 16;
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     http.set_payload_max_length(options_.max_body);
+    // Every connection holds a thread: idle keep-alive connections and slow senders let go soon.
+    http.set_keep_alive_timeout(2);
+    http.set_read_timeout(5, 0);
     http.set_pre_routing_handler([this, h](const httplib::Request& req, httplib::Response& res) {
         request_start = Clock::now();
         replace_header(res, "X-Edgelm-Source", "local");
@@ -325,7 +328,7 @@ Server::Server(ServerOptions options)
                         "application/json");
     });
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-        for (const ServedModel& m : models_) {
+        for (const ServedModel& m : ready_ ? models_ : std::vector<ServedModel>{}) {
             const Labels v = {{"variant", m.variant}};
             metrics_.set("edgelm_slots_busy", v, m.engine->busy_slots());
             metrics_.set("edgelm_slots", v, m.engine->slots());
@@ -368,6 +371,10 @@ void Server::attach(std::vector<ServedModel> models) {
         m.fingerprint = hex;
         m.chat_format =
             detect_chat_format(m.model->file().get_string("tokenizer.chat_template").value_or(""));
+        const Vocabulary& v = m.model->tokenizer().vocab();
+        for (size_t i = 0; i < v.tokens.size(); ++i)
+            if (i < v.types.size() && v.types[i] == TokenType::kControl && v.tokens[i].size() >= 2)
+                m.control_tokens.push_back(v.tokens[i]);
         metrics_.set("edgelm_model_info",
                      {{"variant", m.variant},
                       {"model", m.model_id},

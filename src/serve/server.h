@@ -36,7 +36,8 @@ struct ServedModel {
     Engine* engine = nullptr;
     std::string model_id;  // what /v1/models lists and responses name
     ChatFormat chat_format = ChatFormat::Plain;
-    std::string fingerprint;  // hex of the model file's header fingerprint
+    std::string fingerprint;                  // hex of the model file's header fingerprint
+    std::vector<std::string> control_tokens;  // their text may not appear in chat messages
 };
 
 // When a request goes to the upstream instead of (or after) the local model.
@@ -88,7 +89,8 @@ class Server {
     friend struct Handlers;
     friend struct Generation;
 
-    // The variant that gave response number n ("cmpl-n", "chatcmpl-n"), for /v1/feedback:
+    // The variant that gave response number n ("cmpl-n", "chatcmpl-n"), for /v1/feedback
+    // ("" when the number is handed out, so an unanswered id is unknown):
     // one byte per id in a ring of the most recent kFeedbackIds, allocated once, so
     // remembering costs no memory per request.
     void remember_response(uint64_t n, const std::string& variant);

@@ -12,6 +12,8 @@
 #include <mutex>
 #include <string>
 
+#include "serve/job.h"  // Clock
+
 namespace edgelm::serve {
 
 struct UpstreamOptions {
@@ -22,10 +24,11 @@ struct UpstreamOptions {
     double backoff_s = 0.2;
     int breaker_failures = 3;
     double breaker_open_s = 30;
+    int max_in_flight = 8;  // calls at once; more are refused (Busy) at once
 };
 
 struct UpstreamReply {
-    enum class Outcome { Ok, Failed, CircuitOpen };
+    enum class Outcome { Ok, Failed, CircuitOpen, Busy };
     Outcome outcome = Outcome::Failed;
     int status = 0;    // the upstream's HTTP status (Ok: 2xx or a 4xx to pass on)
     std::string body;  // the whole body, unless it was streamed to on_data
@@ -40,14 +43,17 @@ class Upstream {
     explicit Upstream(UpstreamOptions options);
     // POSTs `body` (a JSON request; "model" replaced if configured) to base + path. With
     // on_data, a 2xx answer's bytes go there as they arrive (on_data returns false to stop).
-    UpstreamReply post(const std::string& path, std::string body,
+    // The call (retry included) ends by `deadline`, the request's own.
+    UpstreamReply post(const std::string& path, std::string body, Clock::time_point deadline,
                        const std::function<bool(const char*, size_t)>& on_data = {});
     bool circuit_open() const;
     uint64_t failures() const { return failures_total_; }
 
   private:
     UpstreamReply attempt(const std::string& path, const std::string& body,
+                          Clock::time_point deadline,
                           const std::function<bool(const char*, size_t)>& on_data);
+    static constexpr size_t kMaxAnswerBytes = 16 << 20, kMaxErrorBytes = 64 << 10;
     void record(bool ok);
 
     UpstreamOptions options_;
@@ -56,6 +62,7 @@ class Upstream {
     int consecutive_failures_ = 0;
     std::chrono::steady_clock::time_point open_until_{};
     std::atomic<uint64_t> failures_total_{0};
+    std::atomic<int> in_flight_{0};
 };
 
 }  // namespace edgelm::serve
