@@ -1,5 +1,7 @@
 #include "serve/chat_template.h"
 
+#include <algorithm>
+
 namespace edgelm::serve {
 
 ChatFormat detect_chat_format(const std::string& t) {
@@ -111,6 +113,18 @@ ChatPrompt render_chat(ChatFormat f, const std::vector<ChatMessage>& messages) {
             break;
     }
     return p;
+}
+
+TurnEnd turn_end(const ChatPrompt& prompt, const Vocabulary& vocab) {
+    TurnEnd end;
+    for (const std::string& marker : prompt.end_of_turn) {
+        const auto it = std::find(vocab.tokens.begin(), vocab.tokens.end(), marker);
+        if (it != vocab.tokens.end())
+            end.ids.push_back(static_cast<TokenId>(it - vocab.tokens.begin()));
+        else
+            end.strings.push_back(marker);
+    }
+    return end;
 }
 
 }  // namespace edgelm::serve

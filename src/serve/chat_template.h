@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "serve/api_request.h"
+#include "tokenizer/tokenizer.h"
 
 namespace edgelm::serve {
 
@@ -29,5 +30,13 @@ struct ChatPrompt {
 // Plain: "System: ...\n\nUser: ...\n\nAssistant: ...\n\n", ending with "Assistant:",
 // and "\n\nUser:" ends the reply.
 ChatPrompt render_chat(ChatFormat f, const std::vector<ChatMessage>& messages);
+
+// What ends the reply to a rendered prompt: end-of-turn markers that are vocabulary
+// entries as token ids, the others as stop strings.
+struct TurnEnd {
+    std::vector<TokenId> ids;
+    std::vector<std::string> strings;
+};
+TurnEnd turn_end(const ChatPrompt& prompt, const Vocabulary& vocab);
 
 }  // namespace edgelm::serve

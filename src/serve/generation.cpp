@@ -111,16 +111,11 @@ void Generation::prepare() {
                                                     control + "; remove it");
         const ChatPrompt p = render_chat(m->chat_format, g.messages);
         job->prompt = t.encode(p.text, t.vocab().add_bos, p.parse_special);
-        for (const std::string& end : p.end_of_turn) {
-            const auto& pieces = t.vocab().tokens;
-            const auto it = std::find(pieces.begin(), pieces.end(), end);
-            const TokenId token =
-                it == pieces.end() ? -1 : static_cast<TokenId>(it - pieces.begin());
-            if (token < 0)
-                stops.push_back(end);
-            else if (!(g.ignore_eos && token == t.vocab().eos))  // EOS ends no turn either
-                job->stop_ids.push_back(token);
-        }
+        const TurnEnd end = turn_end(p, t.vocab());
+        stops.insert(stops.end(), end.strings.begin(), end.strings.end());
+        for (TokenId token : end.ids)
+            if (!(g.ignore_eos && token == t.vocab().eos))
+                job->stop_ids.push_back(token);  // EOS ends no turn either
     } else if (!g.prompt_ids.empty()) {
         for (int32_t i : g.prompt_ids)
             if (i >= t.size())

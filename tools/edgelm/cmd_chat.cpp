@@ -129,15 +129,9 @@ void run_chat(const ChatOptions& o) {
         session.truncate(static_cast<int>(keep));
         session.eval(std::span<const TokenId>(prompt).subspan(keep));
 
-        std::vector<TokenId> stop_ids;
-        std::vector<std::string> stops;
-        for (const std::string& end : p.end_of_turn) {
-            const auto it = std::find(tok.vocab().tokens.begin(), tok.vocab().tokens.end(), end);
-            if (it != tok.vocab().tokens.end())
-                stop_ids.push_back(static_cast<TokenId>(it - tok.vocab().tokens.begin()));
-            else
-                stops.push_back(end);
-        }
+        const serve::TurnEnd end = serve::turn_end(p, tok.vocab());
+        const std::vector<TokenId>& stop_ids = end.ids;
+        const std::vector<std::string>& stops = end.strings;
         serve::TextStream text(stops);
         std::string reply;
         const char* ending = nullptr;
