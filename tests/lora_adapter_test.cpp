@@ -22,21 +22,7 @@ using testing::tiny_config;
 std::map<std::pair<int, LoraTarget>, LoraMatrix> random_adapter(const ModelConfig& c, int rank,
                                                                 uint32_t seed,
                                                                 std::vector<LoraTarget> targets) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> d(0, 0.1f);
-    std::map<std::pair<int, LoraTarget>, LoraMatrix> out;
-    for (int b = 0; b < c.blocks(); ++b)
-        for (LoraTarget t : targets) {
-            LoraMatrix m;
-            std::tie(m.rows, m.cols) = lora_target_shape(c, t);
-            m.rank = rank;
-            m.a.resize(static_cast<size_t>(rank * m.cols));
-            m.b.resize(static_cast<size_t>(m.rows * rank));
-            for (float& x : m.a) x = d(rng);
-            for (float& x : m.b) x = d(rng);
-            out[{b, t}] = m;
-        }
-    return out;
+    return testing::random_lora(c, rank, seed, targets);
 }
 
 std::vector<float> logits(const std::string& model, std::vector<LoraBinding> lora,

@@ -291,20 +291,8 @@ TEST_F(ServeHttpTest, StopStringsEndTheAnswerWithoutThemselves) {
 
 TEST_F(ServeHttpTest, PerRequestAdaptersMatchTheCli) {
     // An adapter on q and v; the server applies it only to requests that name it.
-    std::map<std::pair<int, LoraTarget>, LoraMatrix> matrices;
-    std::mt19937 rng(4);
-    std::normal_distribution<float> d(0, 0.3f);
-    for (int b = 0; b < model_->config.blocks(); ++b)
-        for (LoraTarget t : {LoraTarget::Q, LoraTarget::V}) {
-            LoraMatrix m;
-            std::tie(m.rows, m.cols) = lora_target_shape(model_->config, t);
-            m.rank = 4;
-            m.a.resize(static_cast<size_t>(m.rank * m.cols));
-            m.b.resize(static_cast<size_t>(m.rows * m.rank));
-            for (float& x : m.a) x = d(rng);
-            for (float& x : m.b) x = d(rng);
-            matrices[{b, t}] = m;
-        }
+    const auto matrices =
+        testing::random_lora(model_->config, 4, 4, {LoraTarget::Q, LoraTarget::V}, 0.3f);
     const std::string adapter = testing::temp_path("serve-lora.gguf");
     write_lora_adapter(adapter, model_->config, 8.0f, matrices);
     ServeProcess p({model_->path, "--lora", "style=" + adapter, "--slots", "2"});

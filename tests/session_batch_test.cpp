@@ -27,20 +27,7 @@ std::vector<TokenId> some_tokens(int n, int vocab, uint32_t seed) {
 
 std::shared_ptr<const LoraAdapter> write_adapter(const ModelConfig& c, const std::string& name,
                                                  uint32_t seed, std::vector<LoraTarget> targets) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> d(0, 0.1f);
-    std::map<std::pair<int, LoraTarget>, LoraMatrix> matrices;
-    for (int b = 0; b < c.blocks(); ++b)
-        for (LoraTarget t : targets) {
-            LoraMatrix m;
-            std::tie(m.rows, m.cols) = lora_target_shape(c, t);
-            m.rank = 4;
-            m.a.resize(static_cast<size_t>(m.rank * m.cols));
-            m.b.resize(static_cast<size_t>(m.rows * m.rank));
-            for (float& x : m.a) x = d(rng);
-            for (float& x : m.b) x = d(rng);
-            matrices[{b, t}] = m;
-        }
+    const auto matrices = testing::random_lora(c, 4, seed, targets);
     const std::string path = temp_path(name);
     write_lora_adapter(path, c, 8.0f, matrices);
     return LoraAdapter::load(path, c);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/lora_adapter.h"
 #include "runtime/model_writer.h"
 #include "tokenizer/synthetic_vocabulary.h"
 
@@ -82,6 +83,28 @@ inline TestModel make_test_model(const ModelConfig& config, DType type, const st
     }
     write_test_model(m, type, name);
     return m;
+}
+
+// LoRA matrices of `rank` with entries ~ N(0, sd) for `targets` of every block, drawn in
+// block, target, A-then-B order from `seed`.
+inline std::map<std::pair<int, LoraTarget>, LoraMatrix> random_lora(
+    const ModelConfig& c, int rank, uint32_t seed, const std::vector<LoraTarget>& targets,
+    float sd = 0.1f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> d(0, sd);
+    std::map<std::pair<int, LoraTarget>, LoraMatrix> out;
+    for (int b = 0; b < c.blocks(); ++b)
+        for (LoraTarget t : targets) {
+            LoraMatrix m;
+            std::tie(m.rows, m.cols) = lora_target_shape(c, t);
+            m.rank = rank;
+            m.a.resize(static_cast<size_t>(rank * m.cols));
+            m.b.resize(static_cast<size_t>(m.rows * rank));
+            for (float& x : m.a) x = d(rng);
+            for (float& x : m.b) x = d(rng);
+            out[{b, t}] = m;
+        }
+    return out;
 }
 
 }  // namespace edgelm::testing
